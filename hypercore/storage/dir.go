@@ -1,0 +1,128 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Dir stores a feed's files in one directory, named as hypercore 9 names
+// them. Opening "bitfield" takes an exclusive flock on it, the same lock the
+// reference's default storage and corestore take, so a Go and a JS process
+// never write one feed at the same time.
+type Dir struct {
+	path string
+}
+
+// NewDir returns directory storage rooted at path; the directory is created
+// on the first Open.
+func NewDir(path string) *Dir { return &Dir{path: path} }
+
+// Location implements Storage.
+func (d *Dir) Location() string { return d.path }
+
+// Exists implements Storage.
+func (d *Dir) Exists(name string) (bool, error) {
+	st, err := os.Stat(filepath.Join(d.path, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return st.Size() > 0, nil
+}
+
+// Open implements Storage.
+func (d *Dir) Open(name string) (File, error) {
+	if err := os.MkdirAll(d.path, 0o755); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(d.path, name)
+	perm := os.FileMode(0o644)
+	if name == "secret_key" {
+		perm = 0o600
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, perm)
+	if err != nil {
+		return nil, err
+	}
+	if name == "bitfield" {
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				return nil, fmt.Errorf("%s: %w (close the other program using this feed)", p, ErrLocked)
+			}
+			return nil, fmt.Errorf("locking %s: %w", p, err)
+		}
+	}
+	return &osFile{f: f}, nil
+}
+
+type osFile struct {
+	f         *os.File
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (o *osFile) Name() string { return o.f.Name() }
+
+func (o *osFile) ReadAt(p []byte, off int64) (int, error) { return o.f.ReadAt(p, off) }
+
+func (o *osFile) WriteAt(p []byte, off int64) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	return o.f.WriteAt(p, off)
+}
+
+func (o *osFile) Size() (int64, error) {
+	st, err := o.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+func (o *osFile) Truncate(size int64) error { return o.f.Truncate(size) }
+
+func (o *osFile) Sync() error { return o.f.Sync() }
+
+// Delete punches a hole so the blocks go back to the file system; where the
+// file system cannot, it writes zeros. A range that reaches the end of the
+// file is truncated away instead, as random-access-file does.
+func (o *osFile) Delete(off, n int64) error {
+	size, err := o.Size()
+	if err != nil {
+		return err
+	}
+	if off >= size || n <= 0 {
+		return nil
+	}
+	if off+n >= size {
+		return o.f.Truncate(off)
+	}
+	err = unix.Fallocate(int(o.f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, off, n)
+	if err == nil {
+		return nil
+	}
+	zero := make([]byte, min(n, 1<<20))
+	for n > 0 {
+		c := min(n, int64(len(zero)))
+		if _, err := o.f.WriteAt(zero[:c], off); err != nil {
+			return err
+		}
+		off += c
+		n -= c
+	}
+	return nil
+}
+
+func (o *osFile) Close() error {
+	o.closeOnce.Do(func() { o.closeErr = o.f.Close() })
+	return o.closeErr
+}

@@ -1,0 +1,41 @@
+// Package storage provides the random-access files a hypercore feed keeps
+// its state in: a directory of real files (the default, laid out and locked
+// exactly as the JavaScript reference does) or memory (for tests).
+package storage
+
+import (
+	"errors"
+	"io"
+)
+
+// ErrLocked is returned when another process holds a feed's storage.
+var ErrLocked = errors.New("storage is locked by another process")
+
+// Storage opens the named files of one feed ("key", "data", "tree", ...).
+type Storage interface {
+	// Open returns the named file, creating it empty if it does not exist.
+	Open(name string) (File, error)
+	// Exists reports whether the named file exists and is not empty.
+	Exists(name string) (bool, error)
+	// Location describes where the files live, for messages.
+	Location() string
+}
+
+// File is one random-access file. Reads past the end return io.EOF (or
+// io.ErrUnexpectedEOF semantics via ReadAt's short count), never garbage.
+type File interface {
+	io.ReaderAt
+	io.WriterAt
+	// Size is the current length of the file in bytes.
+	Size() (int64, error)
+	// Truncate sets the file's length.
+	Truncate(size int64) error
+	// Delete zeroes [off, off+n) and frees the disk space it used where the
+	// file system can (hole punching). Reads of the range return zeros.
+	Delete(off, n int64) error
+	// Sync commits the file to stable storage.
+	Sync() error
+	Close() error
+	// Name is the file's path (or memory name), for error messages.
+	Name() string
+}
