@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hyperfs/hyperfs/hypercore"
+	"github.com/hyperfs/hyperfs/hypercore/storage"
+)
+
+// defaultStorage is $XDG_DATA_HOME/hyperfs (~/.local/share/hyperfs).
+func defaultStorage() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "hyperfs")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "hyperfs")
+	}
+	return filepath.Join(home, ".local", "share", "hyperfs")
+}
+
+// feedFlags are the flags every feed command shares.
+type feedFlags struct {
+	storage string
+	name    string
+}
+
+func (ff *feedFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&ff.storage, "storage", defaultStorage(), "storage `folder`")
+	fs.StringVar(&ff.name, "name", "default", "feed `name` (a folder under <storage>/feeds)")
+}
+
+func (ff *feedFlags) dir() string { return filepath.Join(ff.storage, "feeds", ff.name) }
+
+func (ff *feedFlags) open(mustExist bool) (*hypercore.Feed, error) {
+	f, err := hypercore.Open(ff.dir(), hypercore.Options{MustExist: mustExist})
+	if errors.Is(err, hypercore.ErrNoFeed) {
+		return nil, fmt.Errorf("no feed named %q in %s: create it with hyperfs feed create", ff.name, ff.storage)
+	}
+	return f, err
+}
+
+func init() {
+	register(&command{
+		name:    "feed info",
+		summary: "print a feed's keys, length and size (creating the feed if needed)",
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			var ff feedFlags
+			ff.register(fs)
+			return func(args []string) error {
+				f, err := ff.open(false)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				dk := f.DiscoveryKey()
+				fmt.Printf("feed:          %s\nkey:           %s\ndiscovery key: %s\nwritable:      %v\nlength:        %d blocks\nbyte length:   %d bytes\ndownloaded:    %d blocks\n",
+					ff.dir(), hex.EncodeToString(f.Key()), hex.EncodeToString(dk[:]), f.Writable(), f.Length(), f.ByteLength(), f.Downloaded(0, f.Length()))
+				return nil
+			}
+		},
+	})
+	register(&command{
+		name:    "feed create",
+		summary: "create a new feed and print its key",
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			var ff feedFlags
+			ff.register(fs)
+			return func(args []string) error {
+				if ok, _ := storage.NewDir(ff.dir()).Exists("key"); ok {
+					return fmt.Errorf("feed %q already exists in %s", ff.name, ff.storage)
+				}
+				f, err := ff.open(false)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				fmt.Println(hex.EncodeToString(f.Key()))
+				return nil
+			}
+		},
+	})
+	register(&command{
+		name:    "feed append",
+		usage:   "[file ...]",
+		summary: "append each line of the files (or standard input) as a block",
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			var ff feedFlags
+			ff.register(fs)
+			return func(args []string) error {
+				f, err := ff.open(false)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				inputs := []io.Reader{os.Stdin}
+				if len(args) > 0 {
+					inputs = nil
+					for _, a := range args {
+						r, err := os.Open(a)
+						if err != nil {
+							return err
+						}
+						defer r.Close()
+						inputs = append(inputs, r)
+					}
+				}
+				var batch [][]byte
+				for _, in := range inputs {
+					sc := bufio.NewScanner(in)
+					sc.Buffer(make([]byte, 64<<10), hypercore.MaxBlockSize)
+					for sc.Scan() {
+						batch = append(batch, append([]byte(nil), sc.Bytes()...))
+						if len(batch) == 1024 {
+							if _, err := f.Append(batch...); err != nil {
+								return err
+							}
+							batch = batch[:0]
+						}
+					}
+					if err := sc.Err(); err != nil {
+						return err
+					}
+				}
+				if _, err := f.Append(batch...); err != nil {
+					return err
+				}
+				fmt.Printf("%d blocks\n", f.Length())
+				return nil
+			}
+		},
+	})
+	register(&command{
+		name:    "feed cat",
+		summary: "print every block of a feed, one per line",
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			var ff feedFlags
+			ff.register(fs)
+			return func(args []string) error {
+				f, err := ff.open(true)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w := bufio.NewWriter(os.Stdout)
+				defer w.Flush()
+				for i := uint64(0); i < f.Length(); i++ {
+					b, err := f.Get(context.Background(), i)
+					if err != nil {
+						return err
+					}
+					w.Write(b)
+					w.WriteByte('\n')
+				}
+				return nil
+			}
+		},
+	})
+	register(&command{
+		name:    "feed audit",
+		summary: "rehash every stored block and clear the ones that do not match",
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			var ff feedFlags
+			ff.register(fs)
+			return func(args []string) error {
+				f, err := ff.open(true)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				rep, err := f.Audit()
+				if err != nil {
+					return err
+				}
+				fmt.Printf("%d valid, %d invalid\n", rep.Valid, rep.Invalid)
+				if rep.Invalid > 0 {
+					return fmt.Errorf("%d blocks did not match their hash and were cleared: %v", rep.Invalid, rep.Bad)
+				}
+				return nil
+			}
+		},
+	})
+	register(&command{
+		name:    "version",
+		summary: "print the version",
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			return func(args []string) error {
+				fmt.Println("hyperfs", version())
+				return nil
+			}
+		},
+	})
+}
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, storage.ErrLocked):
+		return exitLocked
+	case errors.Is(err, hypercore.ErrNoFeed), errors.Is(err, os.ErrNotExist):
+		return exitNotFound
+	}
+	return exitFailure
+}

@@ -1,0 +1,125 @@
+package hypercore
+
+import (
+	"github.com/hyperfs/hyperfs/hypercore/bitfield"
+	"github.com/hyperfs/hyperfs/hypercore/flat"
+	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
+)
+
+// Append adds blocks to the end of the feed as one signed batch and returns
+// the index of the first. Appending no blocks is a no-op.
+func (f *Feed) Append(blocks ...[]byte) (uint64, error) {
+	if f.secretKey == nil {
+		return 0, ErrNotWritable
+	}
+	total := 0
+	for _, b := range blocks {
+		if len(b) > MaxBlockSize {
+			return 0, ErrBlockTooLarge
+		}
+		total += len(b)
+	}
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return 0, ErrClosed
+	}
+	start := f.length
+	if len(blocks) == 0 {
+		f.mu.Unlock()
+		return start, nil
+	}
+	err := f.appendLocked(blocks, total)
+	events := f.eventsLocked(Event{Kind: EventAppend, Start: start, Length: uint64(len(blocks))})
+	f.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	f.emit(events)
+	return start, nil
+}
+
+// appendLocked writes data, nodes and signature, then updates the bitfield
+// and writes its dirty pages last (see the package doc on crash safety).
+func (f *Feed) appendLocked(blocks [][]byte, total int) error {
+	if f.roots == nil && f.length > 0 {
+		roots, err := f.loadRoots(f.length)
+		if err != nil {
+			return err
+		}
+		f.roots = roots
+	}
+	first := 2 * f.length
+	// Nodes inside [first, first+2n-1) go out in one write, as the
+	// reference does; parents left of it are written one by one.
+	batch := make([]hcrypto.Node, 2*len(blocks)-1)
+	var outside []hcrypto.Node
+	roots := append(make([]hcrypto.Node, 0, len(f.roots)+8), f.roots...) // f.roots stays intact if a write fails
+	for i, b := range blocks {
+		leaf := hcrypto.Leaf(first+2*uint64(i), b)
+		batch[2*i] = leaf
+		roots = append(roots, leaf)
+		for len(roots) > 1 {
+			l, r := roots[len(roots)-2], roots[len(roots)-1]
+			if flat.Sibling(l.Index) != r.Index {
+				break
+			}
+			p := hcrypto.Parent(l, r, flat.Parent(l.Index))
+			roots = append(roots[:len(roots)-2], p)
+			if p.Index >= first && p.Index-first < uint64(len(batch)) {
+				batch[p.Index-first] = p
+			} else {
+				outside = append(outside, p)
+			}
+		}
+	}
+	newLength := f.length + uint64(len(blocks))
+
+	var data []byte
+	if len(blocks) == 1 {
+		data = blocks[0]
+	} else {
+		data = make([]byte, 0, total)
+		for _, b := range blocks {
+			data = append(data, b...)
+		}
+	}
+	if err := writeFull(f.dataFile, data, int64(f.byteLength)); err != nil {
+		return err
+	}
+	buf := make([]byte, len(batch)*nodeRecordSize)
+	for i, n := range batch {
+		if n.Index == first+uint64(i) { // zero records stay for nodes that cannot exist yet
+			encodeNode(buf[i*nodeRecordSize:], n)
+		}
+	}
+	if err := writeFull(f.treeFile, buf, nodeOffset(first)); err != nil {
+		return err
+	}
+	if err := f.putNodes(outside); err != nil {
+		return err
+	}
+	sig := hcrypto.Sign(f.secretKey, roots, newLength)
+	if err := writeFull(f.sigFile, sig, signatureOffset(newLength-1)); err != nil {
+		return err
+	}
+
+	for i := f.length; i < newLength; i++ {
+		f.bits.Set(i, true)
+		f.tree.Set(2 * i)
+	}
+	f.length = newLength
+	f.byteLength += uint64(total)
+	f.roots = roots
+	return f.syncBitfieldLocked()
+}
+
+// syncBitfieldLocked writes every bitfield page changed since the last sync.
+func (f *Feed) syncBitfieldLocked() error {
+	for _, p := range f.bits.TakeDirty() {
+		if err := writeFull(f.bitfieldFile, p.Bytes, headerSize+int64(p.Index)*bitfield.PageSize); err != nil {
+			return err
+		}
+	}
+	return nil
+}

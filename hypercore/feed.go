@@ -1,0 +1,384 @@
+// Package hypercore is a signed, append-only log stored exactly as the
+// JavaScript hypercore 9.12 stores it, so a feed written by either
+// implementation can be opened, verified and extended by the other.
+//
+// A Feed keeps six files (key, secret_key, data, tree, signatures,
+// bitfield) through a storage.Storage. Appends hash each block into a merkle
+// tree whose roots are signed with Ed25519; replicas accept blocks only with a
+// proof that hashes up to a trusted node or to signed roots (Put).
+//
+// # Crash safety
+//
+// As in the reference, the data, tree nodes and signature of an append are
+// written first and the bitfield last; the feed's length on open is derived
+// from the tree bits of the bitfield, so anything written after the last
+// persisted bitfield page is ignored and later overwritten.
+package hypercore
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/hyperfs/hyperfs/cache"
+	"github.com/hyperfs/hyperfs/hypercore/bitfield"
+	"github.com/hyperfs/hyperfs/hypercore/flat"
+	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
+	"github.com/hyperfs/hyperfs/hypercore/storage"
+	"github.com/hyperfs/hyperfs/hypercore/treeindex"
+)
+
+// MaxBlockSize is the largest block a feed accepts, as the reference's.
+const MaxBlockSize = 8 << 20
+
+// Options configure Open. The zero value opens or creates a writable feed
+// with a fresh key pair.
+type Options struct {
+	// PublicKey opens the feed with this key (a replica unless SecretKey or
+	// stored secret key is present). Must match a stored key.
+	PublicKey ed25519.PublicKey
+	// SecretKey makes the feed writable with this key pair.
+	SecretKey ed25519.PrivateKey
+	// MustExist fails with ErrNoFeed instead of creating a feed.
+	MustExist bool
+	// Overwrite discards whatever feed is stored and starts empty.
+	Overwrite bool
+	// Sparse marks a replica that downloads only what is asked for;
+	// otherwise replication fetches every block.
+	Sparse bool
+	// DontStoreSecretKey keeps the secret key out of storage.
+	DontStoreSecretKey bool
+	// TrustStorage skips hashing blocks read back from disk. By default
+	// every read is checked against its tree node, so a corrupt data file
+	// gives ErrCorrupt rather than wrong bytes.
+	TrustStorage bool
+	// Cache holds decoded nodes and blocks; nil uses no cache.
+	Cache *cache.Cache
+	// Logger receives diagnostics; nil uses slog.Default().
+	Logger *slog.Logger
+}
+
+// Feed is an open hypercore.
+type Feed struct {
+	key          ed25519.PublicKey
+	secretKey    ed25519.PrivateKey // nil for read-only feeds
+	discoveryKey [32]byte
+	sparse       bool
+	verifyReads  bool
+	log          *slog.Logger
+	store        storage.Storage
+	cache        *cache.Cache
+	cacheID      uint64
+
+	// files, opened once and immutable after Open
+	keyFile, secretKeyFile, treeFile, dataFile, bitfieldFile, sigFile storage.File
+
+	mu         sync.RWMutex
+	length     uint64               // guarded by mu: blocks in the signed, verified prefix
+	byteLength uint64               // guarded by mu: bytes in those blocks
+	live       bool                 // guarded by mu: feed is signed (always, for feeds we write)
+	bits       *bitfield.Bitfield   // guarded by mu: data, tree and index bits
+	tree       *treeindex.TreeIndex // guarded by mu: view of bits' tree part
+	roots      []hcrypto.Node       // guarded by mu: merkle roots of length, writers only
+	closed     bool                 // guarded by mu
+	waiting    map[uint64][]chan struct{}
+	listeners  map[int]func(Event)
+	nextListen int
+	fetcher    Fetcher
+
+	seq seqHint // memo that makes sequential reads need no root lookups
+}
+
+// Open opens (or creates) the feed stored in a directory.
+func Open(dir string, opts Options) (*Feed, error) {
+	return OpenStorage(storage.NewDir(dir), opts)
+}
+
+// OpenStorage opens (or creates) the feed kept in st.
+func OpenStorage(st storage.Storage, opts Options) (_ *Feed, err error) {
+	f := &Feed{
+		store:       st,
+		sparse:      opts.Sparse,
+		verifyReads: !opts.TrustStorage,
+		log:         opts.Logger,
+		cache:       opts.Cache,
+		waiting:     map[uint64][]chan struct{}{},
+		listeners:   map[int]func(Event){},
+	}
+	if f.log == nil {
+		f.log = slog.Default()
+	}
+	if f.cache != nil {
+		f.cacheID = f.cache.NewFeedID()
+	}
+	defer func() {
+		if err != nil {
+			f.closeFiles()
+		}
+	}()
+	// The bitfield is opened first: it carries the lock.
+	for _, o := range []struct {
+		name string
+		dst  *storage.File
+	}{{"bitfield", &f.bitfieldFile}, {"key", &f.keyFile}, {"secret_key", &f.secretKeyFile},
+		{"tree", &f.treeFile}, {"data", &f.dataFile}, {"signatures", &f.sigFile}} {
+		if *o.dst, err = st.Open(o.name); err != nil {
+			return nil, fmt.Errorf("opening feed in %s: %w", st.Location(), err)
+		}
+	}
+	if err := f.open(opts); err != nil {
+		return nil, fmt.Errorf("opening feed in %s: %w", st.Location(), err)
+	}
+	return f, nil
+}
+
+func (f *Feed) open(opts Options) error {
+	storedKey, err := readOptional(f.keyFile, hcrypto.PublicKeySize)
+	if err != nil {
+		return err
+	}
+	storedSecret, err := readOptional(f.secretKeyFile, hcrypto.SecretKeySize)
+	if err != nil {
+		return err
+	}
+	pages, pageSize, err := f.readBitfield()
+	if err != nil {
+		return err
+	}
+	overwrite := opts.Overwrite
+	if storedKey == nil && len(pages) > 0 {
+		overwrite = true // data we cannot verify without a key
+	}
+	if overwrite {
+		storedKey, storedSecret, pages = nil, nil, nil
+	}
+
+	key := opts.PublicKey
+	secret := opts.SecretKey
+	if secret != nil {
+		if len(secret) != hcrypto.SecretKeySize {
+			return fmt.Errorf("secret key has %d bytes, want %d", len(secret), hcrypto.SecretKeySize)
+		}
+		pub := secret.Public().(ed25519.PublicKey)
+		if key != nil && !bytes.Equal(key, pub) {
+			return errors.New("secret key does not belong to the public key")
+		}
+		key = pub
+	}
+	if key != nil && len(key) != hcrypto.PublicKeySize {
+		return fmt.Errorf("public key has %d bytes, want %d", len(key), hcrypto.PublicKeySize)
+	}
+	if storedKey != nil && key != nil && !bytes.Equal(storedKey, key) {
+		return fmt.Errorf("%w (%x, not %x)", ErrWrongKey, storedKey, []byte(key))
+	}
+	generated := false
+	switch {
+	case storedKey != nil:
+		key = storedKey
+	case key == nil && opts.MustExist:
+		return ErrNoFeed
+	case key == nil:
+		kp, err := hcrypto.NewKeyPair()
+		if err != nil {
+			return err
+		}
+		key, secret, generated = kp.PublicKey, kp.SecretKey, true
+	}
+	if secret == nil && storedSecret != nil {
+		if !bytes.Equal(ed25519.PrivateKey(storedSecret).Public().(ed25519.PublicKey), key) {
+			return fmt.Errorf("%s: secret key does not match the public key", f.secretKeyFile.Name())
+		}
+		secret = storedSecret
+	}
+	f.key, f.secretKey = key, secret
+	f.discoveryKey = hcrypto.DiscoveryKey(key)
+
+	if f.bits, err = bitfield.Decode(pages); err != nil {
+		return fmt.Errorf("%s: %w", f.bitfieldFile.Name(), err)
+	}
+	f.tree = treeindex.New(f.bits.Tree())
+
+	if err := writeFull(f.bitfieldFile, fileHeader(headerBitfield, uint16(pageSize), ""), 0); err != nil {
+		return err
+	}
+	if err := writeFull(f.sigFile, fileHeader(headerSignatures, signatureSize, "Ed25519"), 0); err != nil {
+		return err
+	}
+	if err := writeFull(f.treeFile, fileHeader(headerTree, nodeRecordSize, "BLAKE2b"), 0); err != nil {
+		return err
+	}
+	if generated || !bytes.Equal(storedKey, key) {
+		if err := writeFull(f.keyFile, key, 0); err != nil {
+			return err
+		}
+	}
+	if secret != nil && !opts.DontStoreSecretKey && !bytes.Equal(storedSecret, secret) {
+		if err := writeFull(f.secretKeyFile, secret, 0); err != nil {
+			return err
+		}
+	}
+	if overwrite {
+		if err := f.bitfieldFile.Truncate(headerSize); err != nil {
+			return fmt.Errorf("%s: %w", f.bitfieldFile.Name(), err)
+		}
+	}
+
+	f.length = f.tree.Blocks()
+	f.live = true
+	for retry := true; ; retry = false {
+		if f.length > 0 {
+			_, err := f.readSignature(f.length - 1)
+			f.live = err == nil
+		}
+		roots, err := f.loadRoots(f.length)
+		if err != nil && retry && f.length > 0 {
+			f.length-- // as the reference: a torn last append loses one block
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		f.byteLength = 0
+		for _, r := range roots {
+			f.byteLength += r.Size
+		}
+		if f.secretKey != nil {
+			f.roots = roots
+		}
+		break
+	}
+	if f.secretKey != nil && !f.live {
+		// The reference turns such a feed unsigned; a writer here keeps
+		// signing so peers can keep verifying it.
+		f.log.Warn("writable feed has no signature for its head; signing from now on",
+			"feed", fmt.Sprintf("%x", f.discoveryKey[:8]), "length", f.length)
+		f.live = true
+	}
+	return nil
+}
+
+// readOptional reads a whole small file (key, secret_key); nil if absent.
+func readOptional(file storage.File, size int) ([]byte, error) {
+	n, err := file.Size()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file.Name(), err)
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if n < int64(size) {
+		return nil, fmt.Errorf("%s: %d bytes, want %d (file is truncated)", file.Name(), n, size)
+	}
+	buf := make([]byte, size)
+	if err := readFull(file, buf, 0); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// readBitfield returns the page bytes after the header and the page size the
+// header declares (3584 unless an old feed says otherwise).
+func (f *Feed) readBitfield() ([]byte, int, error) {
+	size, err := f.bitfieldFile.Size()
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", f.bitfieldFile.Name(), err)
+	}
+	pageSize := bitfield.PageSize
+	if size >= headerSize {
+		hdr := make([]byte, headerSize)
+		if err := readFull(f.bitfieldFile, hdr, 0); err != nil {
+			return nil, 0, err
+		}
+		if ps := int(hdr[5])<<8 | int(hdr[6]); ps != bitfield.PageSize {
+			return nil, 0, fmt.Errorf("%s: page size %d is not supported (want %d)", f.bitfieldFile.Name(), ps, bitfield.PageSize)
+		}
+	}
+	if size <= headerSize {
+		return nil, pageSize, nil
+	}
+	pages := make([]byte, size-headerSize)
+	if err := readFull(f.bitfieldFile, pages, headerSize); err != nil {
+		return nil, 0, err
+	}
+	return pages, pageSize, nil
+}
+
+// loadRoots reads the full roots of a feed of the given length from the tree.
+func (f *Feed) loadRoots(length uint64) ([]hcrypto.Node, error) {
+	idx := flat.FullRoots(2 * length)
+	roots := make([]hcrypto.Node, len(idx))
+	for i, n := range idx {
+		node, err := f.getNode(n)
+		if err != nil {
+			return nil, err
+		}
+		roots[i] = node
+	}
+	return roots, nil
+}
+
+// Key is the feed's public key.
+func (f *Feed) Key() ed25519.PublicKey { return f.key }
+
+// SecretKey is the feed's secret key, nil for a read-only feed.
+func (f *Feed) SecretKey() ed25519.PrivateKey { return f.secretKey }
+
+// DiscoveryKey is the feed's name on the wire.
+func (f *Feed) DiscoveryKey() [32]byte { return f.discoveryKey }
+
+// Writable reports whether the feed has its secret key.
+func (f *Feed) Writable() bool { return f.secretKey != nil }
+
+// Sparse reports whether the feed downloads only what is asked for.
+func (f *Feed) Sparse() bool { return f.sparse }
+
+// Length is the number of blocks in the feed (downloaded or not).
+func (f *Feed) Length() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.length
+}
+
+// ByteLength is the number of bytes in the feed's blocks.
+func (f *Feed) ByteLength() uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.byteLength
+}
+
+// Location describes where the feed is stored.
+func (f *Feed) Location() string { return f.store.Location() }
+
+// Close releases the feed's files and lock. Waiting reads fail with ErrClosed.
+func (f *Feed) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	for i, ws := range f.waiting {
+		for _, w := range ws {
+			close(w)
+		}
+		delete(f.waiting, i)
+	}
+	f.mu.Unlock()
+	return f.closeFiles()
+}
+
+func (f *Feed) closeFiles() error {
+	var first error
+	for _, file := range []storage.File{f.keyFile, f.secretKeyFile, f.treeFile, f.dataFile, f.sigFile, f.bitfieldFile} {
+		if file == nil {
+			continue
+		}
+		if err := file.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

@@ -1,0 +1,323 @@
+package hypercore
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/hyperfs/hyperfs/hypercore/flat"
+	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
+)
+
+// seqHint remembers where the block after the last one read starts, so a
+// sequential reader needs one tree read per block instead of one per root.
+type seqHint struct {
+	mu     sync.Mutex
+	next   uint64 // guarded by mu: index of the block after the last read
+	offset uint64 // guarded by mu: its byte offset
+	valid  bool   // guarded by mu
+}
+
+func (h *seqHint) get(i uint64) (uint64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.valid && h.next == i {
+		return h.offset, true
+	}
+	return 0, false
+}
+
+func (h *seqHint) set(next, offset uint64) {
+	h.mu.Lock()
+	h.next, h.offset, h.valid = next, offset, true
+	h.mu.Unlock()
+}
+
+// Has reports whether block i is stored locally.
+func (f *Feed) Has(i uint64) bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.bits.Get(i)
+}
+
+// HasRange reports whether every block of [start, end) is stored locally.
+func (f *Feed) HasRange(start, end uint64) bool {
+	if end <= start {
+		return true
+	}
+	return f.Downloaded(start, end) == end-start
+}
+
+// Downloaded counts the blocks of [start, end) stored locally.
+func (f *Feed) Downloaded(start, end uint64) uint64 {
+	f.mu.Lock() // Total may rewrite index bytes, as in the reference
+	defer f.mu.Unlock()
+	return f.bits.Total(start, end)
+}
+
+// Get returns block i. A block not stored locally is fetched through the
+// feed's Fetcher and waited for until ctx ends; without a fetcher Get fails
+// at once with ErrNotAvailable.
+func (f *Feed) Get(ctx context.Context, i uint64) ([]byte, error) {
+	if err := f.waitFor(ctx, i); err != nil {
+		return nil, err
+	}
+	data, _, err := f.readBlock(i)
+	return data, err
+}
+
+// waitFor returns once block i is stored locally.
+func (f *Feed) waitFor(ctx context.Context, i uint64) error {
+	f.mu.RLock()
+	has, closed := f.bits.Get(i), f.closed
+	f.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	if has {
+		return nil
+	}
+	for {
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return ErrClosed
+		}
+		if f.bits.Get(i) {
+			f.mu.Unlock()
+			return nil
+		}
+		fetcher := f.fetcher
+		if fetcher == nil {
+			f.mu.Unlock()
+			return fmt.Errorf("block %d of %s: %w", i, f.store.Location(), ErrNotAvailable)
+		}
+		ch := make(chan struct{})
+		f.waiting[i] = append(f.waiting[i], ch)
+		f.mu.Unlock()
+		fetcher.Fetch(i)
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			f.mu.Lock()
+			ws := f.waiting[i]
+			for k, w := range ws {
+				if w == ch {
+					ws = append(ws[:k], ws[k+1:]...)
+					break
+				}
+			}
+			if len(ws) == 0 {
+				delete(f.waiting, i)
+			} else {
+				f.waiting[i] = ws
+			}
+			nobody := len(ws) == 0
+			f.mu.Unlock()
+			if nobody {
+				fetcher.Cancel(i)
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// wakeLocked releases readers waiting for block i.
+func (f *Feed) wakeLocked(i uint64) {
+	for _, w := range f.waiting[i] {
+		close(w)
+	}
+	delete(f.waiting, i)
+}
+
+// Waiting lists the blocks readers wait for, for the replication scheduler.
+func (f *Feed) Waiting() []uint64 {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]uint64, 0, len(f.waiting))
+	for i := range f.waiting {
+		out = append(out, i)
+	}
+	return out
+}
+
+// readBlock reads a locally stored block and its byte offset.
+func (f *Feed) readBlock(i uint64) ([]byte, uint64, error) {
+	if f.cache != nil {
+		if b, ok := f.cache.GetBlock(f.cacheID, i); ok {
+			return b, 0, nil
+		}
+	}
+	offset, ok := f.seq.get(i)
+	if !ok {
+		var err error
+		if offset, err = f.offsetOf(i); err != nil {
+			return nil, 0, err
+		}
+	}
+	node, err := f.getNode(2 * i)
+	if err != nil {
+		return nil, 0, fmt.Errorf("block %d: %w", i, err)
+	}
+	data := make([]byte, node.Size)
+	if err := readFull(f.dataFile, data, int64(offset)); err != nil {
+		return nil, 0, fmt.Errorf("block %d: %w", i, err)
+	}
+	if f.verifyReads && hcrypto.LeafHash(data) != node.Hash {
+		return nil, 0, fmt.Errorf("%s: block %d at offset %d: %w (run an audit to clear it)", f.dataFile.Name(), i, offset, ErrCorrupt)
+	}
+	f.seq.set(i+1, offset+node.Size)
+	if f.cache != nil {
+		f.cache.SetBlock(f.cacheID, i, data)
+	}
+	return data, offset, nil
+}
+
+// offsetOf is the byte offset of block i: the sizes of the roots left of it.
+func (f *Feed) offsetOf(i uint64) (uint64, error) {
+	var buf [64]uint64
+	var offset uint64
+	for _, r := range flat.AppendFullRoots(buf[:0], 2*i) {
+		n, err := f.getNode(r)
+		if err != nil {
+			return 0, fmt.Errorf("offset of block %d: %w", i, err)
+		}
+		offset += n.Size
+	}
+	return offset, nil
+}
+
+// GetBatch returns blocks [start, end), fetching missing ones like Get.
+func (f *Feed) GetBatch(ctx context.Context, start, end uint64) ([][]byte, error) {
+	if end <= start {
+		return nil, nil
+	}
+	for i := start; i < end; i++ {
+		if err := f.waitFor(ctx, i); err != nil {
+			return nil, err
+		}
+	}
+	offset, ok := f.seq.get(start)
+	if !ok {
+		var err error
+		if offset, err = f.offsetOf(start); err != nil {
+			return nil, err
+		}
+	}
+	// Leaves are every other record in the tree file: read the run once.
+	n := end - start
+	recs := make([]byte, (2*n-1)*nodeRecordSize)
+	if err := readFull(f.treeFile, recs, nodeOffset(2*start)); err != nil {
+		return nil, fmt.Errorf("blocks %d-%d: %w", start, end-1, err)
+	}
+	nodes := make([]hcrypto.Node, n)
+	var total uint64
+	for k := range nodes {
+		node, err := decodeNode(2*(start+uint64(k)), recs[2*k*nodeRecordSize:][:nodeRecordSize])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.treeFile.Name(), err)
+		}
+		nodes[k] = node
+		total += node.Size
+	}
+	data := make([]byte, total)
+	if err := readFull(f.dataFile, data, int64(offset)); err != nil {
+		return nil, fmt.Errorf("blocks %d-%d: %w", start, end-1, err)
+	}
+	out := make([][]byte, n)
+	var pos uint64
+	for k, node := range nodes {
+		out[k] = data[pos : pos+node.Size : pos+node.Size]
+		if f.verifyReads && hcrypto.LeafHash(out[k]) != node.Hash {
+			return nil, fmt.Errorf("%s: block %d: %w (run an audit to clear it)", f.dataFile.Name(), start+uint64(k), ErrCorrupt)
+		}
+		pos += node.Size
+	}
+	f.seq.set(end, offset+total)
+	return out, nil
+}
+
+// Head returns the last block of the feed.
+func (f *Feed) Head(ctx context.Context) ([]byte, error) {
+	n := f.Length()
+	if n == 0 {
+		return nil, fmt.Errorf("head of empty feed: %w", ErrOutOfBounds)
+	}
+	return f.Get(ctx, n-1)
+}
+
+// Seek finds the block holding byte offset bytes of the feed and the offset
+// inside it. It works from local tree nodes; where they are missing it fails
+// with ErrNotAvailable.
+func (f *Feed) Seek(bytes uint64) (index, offset uint64, err error) {
+	f.mu.RLock()
+	length, byteLength := f.length, f.byteLength
+	f.mu.RUnlock()
+	if bytes == byteLength {
+		return length, 0, nil
+	}
+	if bytes > byteLength {
+		return 0, 0, fmt.Errorf("seek to byte %d of %d: %w", bytes, byteLength, ErrOutOfBounds)
+	}
+	rem := bytes
+	for _, r := range flat.FullRoots(2 * length) {
+		node, err := f.getNode(r)
+		if err != nil {
+			return 0, 0, fmt.Errorf("seek to byte %d: %w", bytes, ErrNotAvailable)
+		}
+		if node.Size <= rem {
+			rem -= node.Size
+			continue
+		}
+		// Descend: the byte is inside this subtree.
+		top := r
+		for top&1 == 1 {
+			left, _ := flat.LeftChild(top)
+			ln, err := f.getNode(left)
+			if err != nil {
+				return 0, 0, fmt.Errorf("seek to byte %d: node %d: %w", bytes, left, ErrNotAvailable)
+			}
+			if ln.Size > rem {
+				top = left
+			} else {
+				rem -= ln.Size
+				top = flat.Sibling(left)
+			}
+		}
+		return top / 2, rem, nil
+	}
+	return 0, 0, fmt.Errorf("seek to byte %d: %w", bytes, ErrOutOfBounds)
+}
+
+// Signature returns the first signature at or after block index i (only the
+// last block of each append batch is signed) and the index it signs.
+func (f *Feed) Signature(i uint64) (uint64, []byte, error) {
+	length := f.Length()
+	for ; i < length; i++ {
+		sig, err := f.readSignature(i)
+		if err == nil {
+			return i, sig, nil
+		}
+		if err != errNoSignature {
+			return 0, nil, err
+		}
+	}
+	return 0, nil, fmt.Errorf("signature: %w", ErrOutOfBounds)
+}
+
+// RootHashes returns the merkle roots of the feed's first i+1 blocks.
+func (f *Feed) RootHashes(i uint64) ([]hcrypto.Node, error) {
+	return f.loadRoots(i + 1)
+}
+
+// Verify checks that sig signs the feed's first i+1 blocks.
+func (f *Feed) Verify(i uint64, sig []byte) error {
+	roots, err := f.RootHashes(i)
+	if err != nil {
+		return err
+	}
+	if !hcrypto.Verify(f.key, roots, i+1, sig) {
+		return ErrBadSignature
+	}
+	return nil
+}
