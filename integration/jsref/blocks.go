@@ -128,3 +128,23 @@ func SumBlocks(blocks [][]byte) string {
 	}
 	return d.Hex()
 }
+
+// Schedule is the append schedule of lib/blocks.js: chunk sizes, repeating.
+var Schedule = []int{1, 3, 1, 1, 10, 1, 50, 2, 1, 100}
+
+// Chunks splits [start, end) by Schedule as lib/blocks.js chunks() does;
+// cuts are extra indexes where a chunk must end (the reopen point).
+func Chunks(start, end int, cuts ...int) [][2]int {
+	var out [][2]int
+	for i, c := start, 0; i < end; c++ {
+		n := min(Schedule[c%len(Schedule)], end-i)
+		for _, cut := range cuts {
+			if cut > i && cut < i+n {
+				n = cut - i
+			}
+		}
+		out = append(out, [2]int{i, i + n})
+		i += n
+	}
+	return out
+}
