@@ -60,6 +60,9 @@ func decodeNode(index uint64, rec []byte) (hcrypto.Node, error) {
 	if n.Size == 0 && n.Hash == ([hcrypto.HashSize]byte{}) {
 		return n, errNoNode
 	}
+	if index&1 == 0 && n.Size > MaxBlockSize {
+		return n, fmt.Errorf("leaf %d claims %d bytes: %w", index, n.Size, ErrCorrupt)
+	}
 	return n, nil
 }
 
