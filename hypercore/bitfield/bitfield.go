@@ -117,9 +117,10 @@ func (b *Bitfield) Get(i uint64) bool { return b.data.Get(i) }
 // DataByte returns byte i of the data bits (blocks 8i..8i+7, MSB first).
 func (b *Bitfield) DataByte(i uint64) byte { return b.data.GetByte(i) }
 
-// Length is the data bit length as the reference tracks it: a multiple of 8
-// at least one past the highest block whose bit was changed, or the data
-// capacity of the pages loaded by Decode.
+// Length is the data bit length as the reference tracks it (its
+// bitfield.length): the larger of 8192 × the pages Decode loaded and 8 × one
+// past the highest data byte a Set changed. It is not the feed length;
+// TreeIndex.Blocks is.
 func (b *Bitfield) Length() uint64 { return b.length }
 
 // Tree returns the tree bits, the view a TreeIndex works on. It shares pages

@@ -3,8 +3,9 @@ package bitfield
 import "math/rand/v2"
 
 // Iterator finds missing blocks (unset data bits) in a range, skipping full
-// regions with the index. It is lib/bitfield.js's Iterator; positions are
-// block numbers relative to nothing (absolute), -1 meaning none left.
+// regions with the index: lib/bitfield.js's Iterator, which replication uses
+// to pick blocks to download. Results are absolute block numbers, -1 meaning
+// none is left.
 type Iterator struct {
 	start, end uint64
 	indexEnd   uint64 // index leaf position past the range

@@ -24,6 +24,8 @@ type Bits interface {
 	Length() uint64
 }
 
+var _ Bits = (*bitfield.Sparse)(nil)
+
 // TreeIndex is a set of flat-tree nodes.
 type TreeIndex struct {
 	bits Bits
