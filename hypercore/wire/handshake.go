@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -112,8 +113,9 @@ func Handshake(ctx context.Context, rw io.ReadWriter, cfg HandshakeConfig) (_ *C
 	if d, ok := rw.(interface{ SetDeadline(time.Time) error }); ok {
 		defer watchContext(ctx, d)()
 		defer func() {
-			if err != nil && ctx.Err() != nil {
-				err = fmt.Errorf("wire: handshake: %w", errors.Join(ctx.Err(), err))
+			// I/O cut short by watchContext fails with a timeout; say why.
+			if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+				err = fmt.Errorf("%w: %w", ctx.Err(), err)
 			}
 		}()
 	}
@@ -212,7 +214,7 @@ func Handshake(ctx context.Context, rw io.ReadWriter, cfg HandshakeConfig) (_ *C
 	c := &Conn{
 		rw:           rw,
 		initiator:    cfg.Initiator,
-		remoteStatic: hs.PeerStatic(),
+		remoteStatic: bytes.Clone(hs.PeerStatic()),
 		hash:         hs.ChannelBinding(),
 		txKey:        tx.UnsafeKey(),
 		rxKey:        rx.UnsafeKey(),
