@@ -52,7 +52,8 @@ type Framer struct {
 }
 
 // NewFramer returns a Framer writing to w and reading from r (either may be
-// nil if that direction is unused).
+// nil if that direction is unused). The Framer buffers reads, so r must not
+// be read by anything else afterwards.
 func NewFramer(w io.Writer, r io.Reader) *Framer {
 	f := &Framer{w: w}
 	if r != nil {
