@@ -56,13 +56,18 @@ func BenchmarkEncodeData(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeData reads and decodes a Data frame with a 64 KiB block.
-func BenchmarkDecodeData(b *testing.B) {
+// dataFrameReader returns a Framer reading the same Data frame forever.
+func dataFrameReader(b *testing.B) *Framer {
 	var batch Batch
 	if err := batch.Message(1, benchData()); err != nil {
 		b.Fatal(err)
 	}
-	fr := NewFramer(nil, &cycleReader{data: batch.Bytes()})
+	return NewFramer(nil, &cycleReader{data: batch.Bytes()})
+}
+
+// BenchmarkDecodeData reads and decodes a Data frame with a 64 KiB block.
+func BenchmarkDecodeData(b *testing.B) {
+	fr := dataFrameReader(b)
 	b.SetBytes(benchBlock)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -79,11 +84,7 @@ func BenchmarkDecodeData(b *testing.B) {
 // BenchmarkReadFrame reads a Data frame with a 64 KiB block without
 // decoding it.
 func BenchmarkReadFrame(b *testing.B) {
-	var batch Batch
-	if err := batch.Message(1, benchData()); err != nil {
-		b.Fatal(err)
-	}
-	fr := NewFramer(nil, &cycleReader{data: batch.Bytes()})
+	fr := dataFrameReader(b)
 	b.SetBytes(benchBlock)
 	b.ReportAllocs()
 	for b.Loop() {
