@@ -60,11 +60,20 @@ const avgEntryBytes = 1024
 // HashSize is the size of a tree node's hash.
 const HashSize = 32
 
+// DefaultMaxBlockSize is the largest block cached when
+// Options.MaxBlockSize is 0.
+const DefaultMaxBlockSize = 16 << 10
+
 // Options configures a Cache.
 type Options struct {
 	// MaxBytes is the budget for all entries, block bytes plus
 	// EntryOverhead each. 0 means DefaultMaxBytes.
 	MaxBytes int64
+	// MaxBlockSize is the largest block SetBlock keeps; 0 means
+	// DefaultMaxBlockSize, negative caches no blocks. Larger blocks are
+	// cheaper to read again from their file, which the kernel's page cache
+	// already holds, than to copy into and out of this cache.
+	MaxBlockSize int
 }
 
 // kind says what an entry holds.
@@ -95,6 +104,7 @@ type entry struct {
 // feeds. Its methods are safe for concurrent use, except Close.
 type Cache struct {
 	rc        *ristretto.Cache[uint64, entry]
+	maxBlock  int              // largest block SetBlock keeps
 	hash      func(key) uint64 // replaced in tests to force collisions
 	nextFeed  atomic.Uint64    // last id handed out by NewFeedID
 	conflicts atomic.Uint64    // ristretto hits that held another key
@@ -121,7 +131,11 @@ func New(opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	return &Cache{rc: rc, hash: hashKey}, nil
+	maxBlock := opts.MaxBlockSize
+	if maxBlock == 0 {
+		maxBlock = DefaultMaxBlockSize
+	}
+	return &Cache{rc: rc, hash: hashKey, maxBlock: maxBlock}, nil
 }
 
 // Close releases the cache's goroutines and entries. It must be the last
@@ -164,9 +178,10 @@ func (c *Cache) AppendBlock(dst []byte, feed, index uint64) ([]byte, bool) {
 }
 
 // SetBlock caches a copy of block index of feed, at a cost of
-// len(data)+EntryOverhead. The cache may decline it.
+// len(data)+EntryOverhead. The cache may decline it, and never keeps blocks
+// over Options.MaxBlockSize.
 func (c *Cache) SetBlock(feed, index uint64, data []byte) {
-	if c == nil {
+	if c == nil || len(data) > c.maxBlock {
 		return
 	}
 	k := key{feed: feed, index: index, kind: kindBlock}

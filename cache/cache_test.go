@@ -10,7 +10,7 @@ import (
 
 func newTest(t testing.TB, maxBytes int64) *Cache {
 	t.Helper()
-	c, err := New(Options{MaxBytes: maxBytes})
+	c, err := New(Options{MaxBytes: maxBytes, MaxBlockSize: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,5 +461,23 @@ func BenchmarkSetNode(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		c.SetNode(f, uint64(i), h, s)
+	}
+}
+
+func TestMaxBlockSize(t *testing.T) {
+	c, err := New(Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f := c.NewFeedID()
+	c.SetBlock(f, 0, make([]byte, DefaultMaxBlockSize))
+	c.SetBlock(f, 1, make([]byte, DefaultMaxBlockSize+1))
+	c.Wait()
+	if _, ok := c.GetBlock(f, 0); !ok {
+		t.Error("block at the size limit was not cached")
+	}
+	if _, ok := c.GetBlock(f, 1); ok {
+		t.Error("block over the size limit was cached")
 	}
 }

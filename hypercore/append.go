@@ -1,9 +1,15 @@
 package hypercore
 
 import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
 	"github.com/hyperfs/hyperfs/hypercore/bitfield"
 	"github.com/hyperfs/hyperfs/hypercore/flat"
 	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
+	"github.com/hyperfs/hyperfs/hypercore/storage"
 )
 
 // Append adds blocks to the end of the feed as one signed batch and returns
@@ -55,8 +61,17 @@ func (f *Feed) appendLocked(blocks [][]byte, total int) error {
 	batch := make([]hcrypto.Node, 2*len(blocks)-1)
 	var outside []hcrypto.Node
 	roots := append(make([]hcrypto.Node, 0, len(f.roots)+8), f.roots...) // f.roots stays intact if a write fails
-	for i, b := range blocks {
-		leaf := hcrypto.Leaf(first+2*uint64(i), b)
+	// The data does not depend on the hashes: write it while they are
+	// computed. (Crash safety holds: the bitfield still goes last.)
+	dataDone := make(chan error, 1)
+	if total >= parallelHashBytes {
+		go func() { dataDone <- f.writeData(blocks) }()
+	} else {
+		dataDone <- f.writeData(blocks)
+	}
+	leaves := hashLeaves(first, blocks, total)
+	for i := range blocks {
+		leaf := leaves[i]
 		batch[2*i] = leaf
 		roots = append(roots, leaf)
 		for len(roots) > 1 {
@@ -75,16 +90,7 @@ func (f *Feed) appendLocked(blocks [][]byte, total int) error {
 	}
 	newLength := f.length + uint64(len(blocks))
 
-	var data []byte
-	if len(blocks) == 1 {
-		data = blocks[0]
-	} else {
-		data = make([]byte, 0, total)
-		for _, b := range blocks {
-			data = append(data, b...)
-		}
-	}
-	if err := writeFull(f.dataFile, data, int64(f.byteLength)); err != nil {
+	if err := <-dataDone; err != nil {
 		return err
 	}
 	buf := make([]byte, len(batch)*nodeRecordSize)
@@ -112,6 +118,45 @@ func (f *Feed) appendLocked(blocks [][]byte, total int) error {
 	f.byteLength += uint64(total)
 	f.roots = roots
 	return f.syncBitfieldLocked()
+}
+
+// writeData writes appended blocks at the end of the data file.
+func (f *Feed) writeData(blocks [][]byte) error {
+	if err := storage.WriteVecAt(f.dataFile, blocks, int64(f.byteLength)); err != nil {
+		return fmt.Errorf("%s: appending at offset %d: %w", f.dataFile.Name(), f.byteLength, err)
+	}
+	return nil
+}
+
+// parallelHashBytes is the batch size from which leaves are hashed on
+// several cores; below it the goroutines cost more than they save.
+const parallelHashBytes = 256 << 10
+
+// hashLeaves returns the leaf nodes of blocks appended at node index first.
+func hashLeaves(first uint64, blocks [][]byte, total int) []hcrypto.Node {
+	leaves := make([]hcrypto.Node, len(blocks))
+	workers := min(runtime.GOMAXPROCS(0), len(blocks))
+	if total < parallelHashBytes || workers < 2 {
+		for i, b := range blocks {
+			leaves[i] = hcrypto.Leaf(first+2*uint64(i), b)
+		}
+		return leaves
+	}
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(blocks) {
+					return
+				}
+				leaves[i] = hcrypto.Leaf(first+2*uint64(i), blocks[i])
+			}
+		})
+	}
+	wg.Wait()
+	return leaves
 }
 
 // syncBitfieldLocked writes every bitfield page changed since the last sync.

@@ -51,10 +51,11 @@ type Options struct {
 	Sparse bool
 	// DontStoreSecretKey keeps the secret key out of storage.
 	DontStoreSecretKey bool
-	// TrustStorage skips hashing blocks read back from disk. By default
-	// every read is checked against its tree node, so a corrupt data file
-	// gives ErrCorrupt rather than wrong bytes.
-	TrustStorage bool
+	// VerifyReads hashes every block read back from disk against its tree
+	// node, so a corrupt data file gives ErrCorrupt rather than wrong bytes.
+	// The reference never does this (Audit finds such blocks); it costs one
+	// BLAKE2b pass over everything read.
+	VerifyReads bool
 	// Cache holds decoded nodes and blocks; nil uses no cache.
 	Cache *cache.Cache
 	// Logger receives diagnostics; nil uses slog.Default().
@@ -102,7 +103,7 @@ func OpenStorage(st storage.Storage, opts Options) (_ *Feed, err error) {
 	f := &Feed{
 		store:       st,
 		sparse:      opts.Sparse,
-		verifyReads: !opts.TrustStorage,
+		verifyReads: opts.VerifyReads,
 		log:         opts.Logger,
 		cache:       opts.Cache,
 		waiting:     map[uint64][]chan struct{}{},

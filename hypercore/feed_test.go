@@ -244,7 +244,7 @@ func TestCorruptFilesNameTheFile(t *testing.T) {
 	t.Run("flipped data byte", func(t *testing.T) {
 		dir := build(t)
 		flipByte(t, filepath.Join(dir, "data"), 550)
-		f := mustOpen(t, dir, Options{})
+		f := mustOpen(t, dir, Options{VerifyReads: true})
 		_, err := f.Get(ctx, 5)
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "data") {
 			t.Fatalf("got %v, want ErrCorrupt naming data", err)

@@ -80,6 +80,49 @@ func (o *osFile) WriteAt(p []byte, off int64) (int, error) {
 	return o.f.WriteAt(p, off)
 }
 
+// iovMax is Linux's limit on buffers per pwritev call.
+const iovMax = 1024
+
+// WriteVecAt implements VectorWriter with pwritev(2).
+func (o *osFile) WriteVecAt(bufs [][]byte, off int64) error {
+	for len(bufs) > 0 {
+		chunk := bufs[:min(len(bufs), iovMax)]
+		want := 0
+		for _, b := range chunk {
+			want += len(b)
+		}
+		n, err := unix.Pwritev(int(o.f.Fd()), chunk, off)
+		if err != nil {
+			return &os.PathError{Op: "pwritev", Path: o.f.Name(), Err: err}
+		}
+		if n < want {
+			// A short write: finish the rest one buffer at a time.
+			rest := skipBytes(chunk, n)
+			if err := WriteVecAt(plainFile{o}, rest, off+int64(n)); err != nil {
+				return err
+			}
+		}
+		off += int64(want)
+		bufs = bufs[len(chunk):]
+	}
+	return nil
+}
+
+// skipBytes drops the first n bytes of bufs.
+func skipBytes(bufs [][]byte, n int) [][]byte {
+	for n > 0 && len(bufs) > 0 {
+		if n < len(bufs[0]) {
+			return append([][]byte{bufs[0][n:]}, bufs[1:]...)
+		}
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	return bufs
+}
+
+// plainFile hides osFile's VectorWriter so WriteVecAt falls back to WriteAt.
+type plainFile struct{ File }
+
 func (o *osFile) Size() (int64, error) {
 	st, err := o.f.Stat()
 	if err != nil {

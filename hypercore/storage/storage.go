@@ -39,3 +39,23 @@ type File interface {
 	// Name is the file's path (or memory name), for error messages.
 	Name() string
 }
+
+// VectorWriter is implemented by files that write several buffers at one
+// offset in one call (pwritev), sparing the caller a copy into one buffer.
+type VectorWriter interface {
+	WriteVecAt(bufs [][]byte, off int64) error
+}
+
+// WriteVecAt writes bufs back to back at off, in one call where f supports it.
+func WriteVecAt(f File, bufs [][]byte, off int64) error {
+	if vw, ok := f.(VectorWriter); ok {
+		return vw.WriteVecAt(bufs, off)
+	}
+	for _, b := range bufs {
+		if _, err := f.WriteAt(b, off); err != nil {
+			return err
+		}
+		off += int64(len(b))
+	}
+	return nil
+}

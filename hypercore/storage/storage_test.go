@@ -99,3 +99,26 @@ func TestHolePunchFreesSpace(t *testing.T) {
 		t.Fatalf("size changed to %d", n)
 	}
 }
+
+func TestWriteVecAt(t *testing.T) {
+	for name, st := range map[string]Storage{"dir": NewDir(t.TempDir()), "memory": NewMemory()} {
+		f, err := st.Open("data")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bufs := make([][]byte, 3000) // more than one pwritev call
+		var want []byte
+		for i := range bufs {
+			bufs[i] = bytes.Repeat([]byte{byte(i)}, i%7)
+			want = append(want, bufs[i]...)
+		}
+		if err := WriteVecAt(f, bufs, 3); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(want))
+		if _, err := f.ReadAt(got, 3); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: read back differs (%v)", name, err)
+		}
+		f.Close()
+	}
+}

@@ -148,3 +148,10 @@ func Chunks(start, end int, cuts ...int) [][2]int {
 	}
 	return out
 }
+
+// Rand returns the mulberry32 sequence from seed, as lib/blocks.js
+// mulberry32(seed) gives it (feed-bench.js picks random indexes with it).
+func Rand(seed uint32) func() uint32 {
+	a := mulberry32(seed)
+	return a.next
+}
