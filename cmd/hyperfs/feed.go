@@ -43,7 +43,7 @@ func (ff *feedFlags) dir() string { return filepath.Join(ff.storage, "feeds", ff
 func (ff *feedFlags) open(mustExist bool) (*hypercore.Feed, error) {
 	f, err := hypercore.Open(ff.dir(), hypercore.Options{MustExist: mustExist})
 	if errors.Is(err, hypercore.ErrNoFeed) {
-		return nil, fmt.Errorf("no feed named %q in %s: create it with hyperfs feed create", ff.name, ff.storage)
+		return nil, hintError{fmt.Sprintf("no feed named %q in %s: create it with hyperfs feed create", ff.name, ff.storage), err}
 	}
 	return f, err
 }
@@ -52,7 +52,7 @@ func init() {
 	register(&command{
 		name:    "feed info",
 		summary: "print a feed's keys, length and size (creating the feed if needed)",
-		flags: func(fs *flag.FlagSet) func([]string) error {
+		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			var ff feedFlags
 			ff.register(fs)
 			return func(args []string) error {
@@ -62,7 +62,7 @@ func init() {
 				}
 				defer f.Close()
 				dk := f.DiscoveryKey()
-				fmt.Printf("feed:          %s\nkey:           %s\ndiscovery key: %s\nwritable:      %v\nlength:        %d blocks\nbyte length:   %d bytes\ndownloaded:    %d blocks\n",
+				fmt.Fprintf(std.stdout, "feed:          %s\nkey:           %s\ndiscovery key: %s\nwritable:      %v\nlength:        %d blocks\nbyte length:   %d bytes\ndownloaded:    %d blocks\n",
 					ff.dir(), hex.EncodeToString(f.Key()), hex.EncodeToString(dk[:]), f.Writable(), f.Length(), f.ByteLength(), f.Downloaded(0, f.Length()))
 				return nil
 			}
@@ -71,7 +71,7 @@ func init() {
 	register(&command{
 		name:    "feed create",
 		summary: "create a new feed and print its key",
-		flags: func(fs *flag.FlagSet) func([]string) error {
+		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			var ff feedFlags
 			ff.register(fs)
 			return func(args []string) error {
@@ -83,7 +83,7 @@ func init() {
 					return err
 				}
 				defer f.Close()
-				fmt.Println(hex.EncodeToString(f.Key()))
+				fmt.Fprintln(std.stdout, hex.EncodeToString(f.Key()))
 				return nil
 			}
 		},
@@ -92,7 +92,7 @@ func init() {
 		name:    "feed append",
 		usage:   "[file ...]",
 		summary: "append each line of the files (or standard input) as a block",
-		flags: func(fs *flag.FlagSet) func([]string) error {
+		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			var ff feedFlags
 			ff.register(fs)
 			return func(args []string) error {
@@ -101,7 +101,7 @@ func init() {
 					return err
 				}
 				defer f.Close()
-				inputs := []io.Reader{os.Stdin}
+				inputs := []io.Reader{std.stdin}
 				if len(args) > 0 {
 					inputs = nil
 					for _, a := range args {
@@ -133,7 +133,7 @@ func init() {
 				if _, err := f.Append(batch...); err != nil {
 					return err
 				}
-				fmt.Printf("%d blocks\n", f.Length())
+				fmt.Fprintf(std.stdout, "%d blocks\n", f.Length())
 				return nil
 			}
 		},
@@ -141,7 +141,7 @@ func init() {
 	register(&command{
 		name:    "feed cat",
 		summary: "print every block of a feed, one per line",
-		flags: func(fs *flag.FlagSet) func([]string) error {
+		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			var ff feedFlags
 			ff.register(fs)
 			return func(args []string) error {
@@ -150,7 +150,7 @@ func init() {
 					return err
 				}
 				defer f.Close()
-				w := bufio.NewWriter(os.Stdout)
+				w := bufio.NewWriter(std.stdout)
 				defer w.Flush()
 				for i := uint64(0); i < f.Length(); i++ {
 					b, err := f.Get(context.Background(), i)
@@ -167,7 +167,7 @@ func init() {
 	register(&command{
 		name:    "feed audit",
 		summary: "rehash every stored block and clear the ones that do not match",
-		flags: func(fs *flag.FlagSet) func([]string) error {
+		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			var ff feedFlags
 			ff.register(fs)
 			return func(args []string) error {
@@ -180,7 +180,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				fmt.Printf("%d valid, %d invalid\n", rep.Valid, rep.Invalid)
+				fmt.Fprintf(std.stdout, "%d valid, %d invalid\n", rep.Valid, rep.Invalid)
 				if rep.Invalid > 0 {
 					return fmt.Errorf("%d blocks did not match their hash and were cleared: %v", rep.Invalid, rep.Bad)
 				}
@@ -191,9 +191,9 @@ func init() {
 	register(&command{
 		name:    "version",
 		summary: "print the version",
-		flags: func(fs *flag.FlagSet) func([]string) error {
+		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			return func(args []string) error {
-				fmt.Println("hyperfs", version())
+				fmt.Fprintln(std.stdout, "hyperfs", version())
 				return nil
 			}
 		},
@@ -212,3 +212,13 @@ func exitCode(err error) int {
 	}
 	return exitFailure
 }
+
+// hintError replaces an error's message with one that says what to do,
+// keeping the error for exit codes.
+type hintError struct {
+	msg string
+	err error
+}
+
+func (e hintError) Error() string { return e.msg }
+func (e hintError) Unwrap() error { return e.err }

@@ -28,12 +28,19 @@ const (
 	exitNotFound = 4
 )
 
-// command is one verb: it parses its own flags and runs.
+// streams are the standard files a command reads and writes; tests replace them.
+type streams struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// command is one verb: flags registers its flags and returns the function
+// that runs it on the remaining arguments.
 type command struct {
 	name    string
 	usage   string // arguments after the verb
 	summary string
-	flags   func(fs *flag.FlagSet) func(args []string) error
+	flags   func(fs *flag.FlagSet, std *streams) func(args []string) error
 }
 
 var commands = map[string]*command{}
@@ -46,10 +53,11 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], &streams{os.Stdin, os.Stdout, os.Stderr}))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, std *streams) int {
+	stdout, stderr := std.stdout, std.stderr
 	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()})))
 	if len(args) == 0 {
 		printUsage(stderr)
@@ -67,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		fs := newFlagSet(c, stdout)
-		c.flags(fs)
+		c.flags(fs, std)
 		fs.Usage()
 		return exitOK
 	}
@@ -78,7 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	rest = args[len(strings.Fields(c.name)):]
 	fs := newFlagSet(c, stderr)
-	runFn := c.flags(fs)
+	runFn := c.flags(fs, std)
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
