@@ -66,7 +66,7 @@ func (f *Feed) Proof(i, digest uint64, hash bool, remote *treeindex.TreeIndex) (
 // is written unless the proof hashes up to a stored node or to roots signed
 // by the feed's key. from names the peer, for events.
 func (f *Feed) Put(i uint64, data []byte, proof Proof, from any) error {
-	if data != nil && len(data) > MaxBlockSize {
+	if len(data) > MaxBlockSize {
 		return ErrBlockTooLarge
 	}
 	f.mu.Lock()

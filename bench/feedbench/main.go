@@ -112,13 +112,13 @@ func drive(scale float64, cacheMiB int64) error {
 			}
 			js, err := runChild(filepath.Join(tmp, "js-"+s.appendCase), "node", jsArgs(name, filepath.Join(tmp, "js-"+s.appendCase), ops)...)
 			if err != nil {
-				return fmt.Errorf("JS %s: %w", name, err)
+				return fmt.Errorf("reference %s: %w", name, err)
 			}
 			goArgs := []string{"-child", "-case", name, "-dir", filepath.Join(tmp, "go-"+s.appendCase),
 				"-ops", strconv.Itoa(ops), "-cache", strconv.FormatInt(cacheMiB, 10)}
 			gr, err := runChild("", self, goArgs...)
 			if err != nil {
-				return fmt.Errorf("Go %s: %w", name, err)
+				return fmt.Errorf("hyperfs %s: %w", name, err)
 			}
 			if js.Ops != gr.Ops || js.Bytes != gr.Bytes {
 				return fmt.Errorf("%s: JS did %d ops / %d bytes, Go %d / %d", name, js.Ops, js.Bytes, gr.Ops, gr.Bytes)
