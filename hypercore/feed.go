@@ -115,6 +115,12 @@ func OpenStorage(st storage.Storage, opts Options) (_ *Feed, err error) {
 	if f.cache != nil {
 		f.cacheID = f.cache.NewFeedID()
 	}
+	if opts.MustExist {
+		// Checked before any file is opened, so nothing is created.
+		if ok, err := st.Exists("key"); err != nil || !ok {
+			return nil, fmt.Errorf("opening feed in %s: %w", st.Location(), ErrNoFeed)
+		}
+	}
 	defer func() {
 		if err != nil {
 			f.closeFiles()

@@ -189,8 +189,12 @@ func TestBlockLimitAndReadOnly(t *testing.T) {
 	if _, err := ro.Append([]byte("x")); !errors.Is(err, ErrNotWritable) {
 		t.Fatalf("append to replica: %v", err)
 	}
-	if _, err := Open(t.TempDir(), Options{MustExist: true}); !errors.Is(err, ErrNoFeed) {
+	empty := filepath.Join(t.TempDir(), "nothing")
+	if _, err := Open(empty, Options{MustExist: true}); !errors.Is(err, ErrNoFeed) {
 		t.Fatalf("MustExist on empty dir: %v", err)
+	}
+	if _, err := os.Stat(empty); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("MustExist created %s", empty)
 	}
 }
 
