@@ -3,6 +3,7 @@ module github.com/hyperfs/hyperfs
 go 1.26.0
 
 require (
+	github.com/dchest/siphash v1.2.3
 	github.com/dgraph-io/ristretto/v2 v2.4.2
 	github.com/flynn/noise v1.1.0
 	golang.org/x/crypto v0.58.0
