@@ -203,8 +203,8 @@ func (t *Trie) begin(ctx context.Context) (*node, error) {
 	return t.getBySeq(ctx, seq)
 }
 
-// getBySeq loads node seq: nil for seq 0 and for the reset node (key "",
-// no value) that deleting the last key writes.
+// getBySeq loads node seq: nil for seq 0 and for a node with the empty key
+// (such as the reset node deleting the last key writes).
 func (t *Trie) getBySeq(ctx context.Context, seq uint64) (*node, error) {
 	if seq < 1 {
 		return nil, nil
@@ -220,7 +220,10 @@ func (t *Trie) getBySeq(ctx context.Context, seq uint64) (*node, error) {
 		}
 		t.cache.put(seq, n)
 	}
-	if n.key == "" && n.value == nil {
+	// The reference means to skip only the reset node (key "", no value),
+	// but its check sees the value only after decoding it, so every node
+	// with the empty key reads as nothing.
+	if n.key == "" {
 		return nil, nil
 	}
 	return n, nil
