@@ -128,7 +128,7 @@ type Stream struct {
 	wsig      chan struct{} // wakes the writer
 
 	pmu    sync.Mutex
-	posted []func()     // guarded by pmu
+	posted []func()      // guarded by pmu
 	psig   chan struct{} // wakes the loop
 	kicked atomic.Bool
 
