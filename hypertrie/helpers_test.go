@@ -67,8 +67,8 @@ func (f *sliceFeed) Length() uint64 {
 	return uint64(len(f.blocks))
 }
 
-func (f *sliceFeed) Has(i uint64) bool       { return i < f.Length() }
-func (f *sliceFeed) Writable() bool          { return f.writable }
+func (f *sliceFeed) Has(i uint64) bool      { return i < f.Length() }
+func (f *sliceFeed) Writable() bool         { return f.writable }
 func (f *sliceFeed) Key() ed25519.PublicKey { return make(ed25519.PublicKey, 32) }
 
 func (f *sliceFeed) Subscribe(fn func(hypercore.Event)) func() {

@@ -13,8 +13,8 @@ import (
 func TestKeyHashVector(t *testing.T) {
 	var v struct {
 		Key, StoredKey, Hash, Path string
-		Components            []string
-		Length                int
+		Components                 []string
+		Length                     int
 	}
 	vectors.Load(t, "hypertrie.keyHash", &v)
 	n := newNode(v.Key, nil, 0)
