@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"text/tabwriter"
@@ -64,6 +65,9 @@ func main() {
 	cacheMiB := flag.Int64("cache", 64, "cache budget of the Go feed in MiB")
 	flag.Parse()
 	if *child {
+		// As the hyperfs command does: the heap may use the cache budget
+		// plus working room, and the collector works harder near it.
+		debug.SetMemoryLimit(*cacheMiB<<20 + 64<<20)
 		res, err := runGo(*caseName, *dir, *ops, *cacheMiB<<20)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "feedbench:", err)
