@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
@@ -296,6 +297,16 @@ func TestCorruptFilesNameTheFile(t *testing.T) {
 	})
 }
 
+// diskBytes is the disk space a file takes (its allocated blocks).
+func diskBytes(t *testing.T, path string) int64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Blocks * 512
+}
+
 func flipByte(t *testing.T, path string, off int64) {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -314,8 +325,12 @@ func TestClearFreesAndForgets(t *testing.T) {
 	for i := range 64 {
 		mustAppend(t, f, bytes.Repeat([]byte{byte(i)}, 64<<10))
 	}
+	before := diskBytes(t, filepath.Join(dir, "data"))
 	if err := f.Clear(8, 56); err != nil {
 		t.Fatal(err)
+	}
+	if after := diskBytes(t, filepath.Join(dir, "data")); after > before-40*64<<10 {
+		t.Errorf("clearing 3 MiB freed only %d bytes of disk", before-after)
 	}
 	if f.Has(8) || f.Has(55) || !f.Has(7) || !f.Has(56) {
 		t.Fatal("clear touched the wrong blocks")
