@@ -1,0 +1,857 @@
+// Package discovery finds and announces peers for a topic the way
+// hyperswarm v2 does, so hyperfs and JavaScript Dat peers find and connect
+// to each other.
+//
+// A Swarm listens on one port for TCP connections and, on the same port
+// number, for the UDP messages of its DHT node (package dht, the hyperswarm
+// v2 DHT of @hyperswarm/dht 4), and answers multicast DNS on the LAN
+// (package mdns, as @hyperswarm/discovery 2). Joining a topic (a 32-byte
+// discovery key) announces us and/or looks peers up, through the DHT every
+// 5 to 10 minutes and through mDNS every 30 to 60 seconds. Every peer found
+// goes into hyperswarm 2's peer queue: local peers first, failed ones again
+// after 1, 5 and 15 seconds, forgotten after four failures; connections
+// end when MaxPeers are open. Accept hands out connections both dialled
+// and received, each a Conn (a net.Conn that says whether we are the
+// initiator and which peer it is), ready for the replication protocol.
+//
+// # Duplicates
+//
+// Two peers that find each other may connect twice (once each way, or once
+// per topic). As in hyperswarm 2, the swarm cannot tell before the
+// protocol handshake reveals the peers' keys: the caller then calls
+// Conn.Deduplicate, which keeps one connection per pair of keys, the same
+// one on both sides.
+//
+// # Not done
+//
+// hyperswarm 2 also dials peers over uTP (utp-native) with UDP
+// holepunching through the DHT node that referred them; no Go uTP library
+// is compatible with utp-native, so a Swarm dials TCP only, and the DHT
+// only relays holepunch messages for others. A peer behind a NAT is
+// reachable only if its TCP port is.
+package discovery
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hyperfs/hyperfs/discovery/dht"
+	"github.com/hyperfs/hyperfs/discovery/mdns"
+)
+
+// Errors callers branch on.
+var (
+	ErrClosed = errors.New("discovery: swarm closed")
+)
+
+// Options configures a Swarm. The zero value is hyperswarm 2's defaults:
+// the public bootstrap nodes, mDNS on, 24 peers.
+type Options struct {
+	// Bootstrap lists the DHT bootstrap nodes, "host:port". Nil means
+	// dht.DefaultBootstrap; an empty non-nil slice means none.
+	Bootstrap []string
+	// NoDHT turns the DHT off (LAN discovery only).
+	NoDHT bool
+	// NoMDNS turns LAN discovery off.
+	NoMDNS bool
+	// MDNS configures LAN discovery.
+	MDNS mdns.Config
+	// Host is the address to listen on ("" for every interface).
+	Host string
+	// Port is the TCP and UDP port; 0 tries PreferredPort, the two after
+	// it, then random ports.
+	Port, PreferredPort int
+	// AnnouncePort is the port to announce; 0 is our own (the DHT then
+	// records the port our UDP messages come from, as hyperswarm does).
+	AnnouncePort uint16
+	// AnnounceLocalAddress also announces our LAN address on the DHT,
+	// for peers behind the same NAT.
+	AnnounceLocalAddress bool
+	// Persistent makes our DHT node persistent (see dht.Config).
+	Persistent bool
+	// MaxPeers caps the connections, both ways (24 if zero).
+	MaxPeers int
+	// MaxClientSockets and MaxServerSockets cap dialled and received
+	// connections (no cap if zero).
+	MaxClientSockets, MaxServerSockets int
+	// Multiplex makes one queue entry, so one connection, per peer
+	// address whatever the topics; hyperswarm's default (false) dials a
+	// peer once per topic.
+	Multiplex bool
+	// ValidatePeer, if set, rejects peers it returns false for.
+	ValidatePeer func(Peer) bool
+	// Backoff are the requeue delays (DefaultBackoff if nil).
+	Backoff []time.Duration
+	// Forget is how long an unreachable peer is kept before it may be
+	// queued again when found again (7.5 s if zero).
+	Forget time.Duration
+	// DialTimeout bounds a TCP dial (10 s if zero).
+	DialTimeout time.Duration
+	// Refresh is the base of the DHT refresh: a topic is announced or
+	// looked up again after Refresh to twice it (5 min if zero).
+	Refresh time.Duration
+	// DHTTimeout is the DHT request timeout (see dht.Config).
+	DHTTimeout time.Duration
+	// Logger receives logs; slog.Default() if nil.
+	Logger *slog.Logger
+}
+
+// JoinOptions say what a Join does; both false means Lookup.
+type JoinOptions struct {
+	Announce bool // announce us as a peer of the topic
+	Lookup   bool // look peers of the topic up and connect to them
+}
+
+// Swarm finds, announces and connects peers. Its methods are safe for
+// concurrent use.
+type Swarm struct {
+	opts  Options
+	log   *slog.Logger
+	ln    *net.TCPListener
+	udp   net.PacketConn
+	node  *dht.Node    // nil with NoDHT
+	mdns  *mdns.Server // nil with NoMDNS
+	conns chan *Conn
+	ev    chan event
+	ctx   context.Context // cancelled on Close
+	stop  context.CancelFunc
+	once  sync.Once
+	wg    sync.WaitGroup
+
+	mu     sync.Mutex          // guards topics
+	topics map[[32]byte]*topic // joined topics
+
+	// Owned by the loop goroutine:
+	infos    map[string]*peerInfo
+	queue    peerQueue
+	dedup    map[string]*Conn
+	unban    map[*Conn]*peerInfo // survivor → duplicate peer banned while it lives
+	peers    int                 // open connections, both ways, and dials in flight
+	clients  int                 // dials in flight and dialled connections
+	servers  int                 // received connections
+	flushers []chan struct{}
+}
+
+type topic struct {
+	key      [32]byte
+	opts     JoinOptions
+	cancel   context.CancelFunc
+	done     chan struct{} // closed when the topic goroutine ends
+	first    chan struct{} // closed after the first DHT round
+	leave    func()        // leaves mDNS
+	firstErr error         // error of the first DHT round, set before first closes
+}
+
+// Listen binds the swarm's TCP and UDP port and starts its DHT node and
+// mDNS responder. ctx bounds the setup only.
+func Listen(ctx context.Context, opts Options) (*Swarm, error) {
+	if opts.MaxPeers <= 0 {
+		opts.MaxPeers = 24
+	}
+	if opts.Backoff == nil {
+		opts.Backoff = DefaultBackoff
+	}
+	if opts.Forget <= 0 {
+		opts.Forget = 7500 * time.Millisecond
+	}
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.Refresh <= 0 {
+		opts.Refresh = 5 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Swarm{
+		opts:   opts,
+		log:    opts.Logger.With("pkg", "discovery"),
+		conns:  make(chan *Conn, opts.MaxPeers+16),
+		ev:     make(chan event, 64),
+		topics: make(map[[32]byte]*topic),
+		infos:  make(map[string]*peerInfo),
+		dedup:  make(map[string]*Conn),
+		unban:  make(map[*Conn]*peerInfo),
+	}
+	if err := s.bind(ctx); err != nil {
+		return nil, err
+	}
+	if !opts.NoDHT {
+		n, err := dht.Listen(ctx, dht.Config{
+			Conn: s.udp, Bootstrap: opts.Bootstrap, Persistent: opts.Persistent,
+			Timeout: opts.DHTTimeout, Logger: opts.Logger,
+		})
+		if err != nil {
+			s.ln.Close()
+			s.udp.Close()
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		s.node = n
+	} else {
+		s.udp.Close()
+	}
+	if !opts.NoMDNS {
+		cfg := opts.MDNS
+		if cfg.Logger == nil {
+			cfg.Logger = opts.Logger
+		}
+		m, err := mdns.Listen(ctx, cfg)
+		if err != nil {
+			s.log.Warn("LAN discovery off", "err", err)
+		} else {
+			s.mdns = m
+		}
+	}
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	s.wg.Add(2)
+	go s.acceptLoop()
+	go s.loop()
+	return s, nil
+}
+
+// bind listens on TCP and then UDP on the same port, as @hyperswarm/network.
+func (s *Swarm) bind(ctx context.Context) error {
+	ports := []int{s.opts.Port}
+	if s.opts.Port == 0 {
+		p := s.opts.PreferredPort
+		ports = []int{p, 0, 0, 0, 0, 0, 0}
+		if p != 0 {
+			ports[1], ports[2] = p+1, p+2
+		}
+	}
+	var lc net.ListenConfig
+	var lastErr error
+	for _, port := range ports {
+		addr := net.JoinHostPort(s.opts.Host, strconv.Itoa(port))
+		l, err := lc.Listen(ctx, "tcp4", addr)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		ln := l.(*net.TCPListener)
+		got := ln.Addr().(*net.TCPAddr).Port
+		if s.opts.NoDHT {
+			s.ln, s.udp = ln, nopPacketConn{}
+			return nil
+		}
+		u, err := lc.ListenPacket(ctx, "udp4", net.JoinHostPort(s.opts.Host, strconv.Itoa(got)))
+		if err != nil {
+			ln.Close()
+			lastErr = err
+			continue
+		}
+		s.ln, s.udp = ln, u
+		return nil
+	}
+	return fmt.Errorf("discovery: listen: %w", lastErr)
+}
+
+// Addr returns the TCP address we listen on.
+func (s *Swarm) Addr() netip.AddrPort { return s.ln.Addr().(*net.TCPAddr).AddrPort() }
+
+// DHT returns the swarm's DHT node, nil with NoDHT.
+func (s *Swarm) DHT() *dht.Node { return s.node }
+
+func (s *Swarm) announcePort() uint16 {
+	if s.opts.AnnouncePort != 0 {
+		return s.opts.AnnouncePort
+	}
+	return s.Addr().Port()
+}
+
+// Join starts announcing and/or looking up key; it returns at once (Flush
+// waits for the first DHT round). Joining again replaces the options.
+func (s *Swarm) Join(key [32]byte, o JoinOptions) error {
+	if !o.Announce && !o.Lookup {
+		o.Lookup = true
+	}
+	if s.ctx.Err() != nil {
+		return ErrClosed
+	}
+	s.mu.Lock()
+	old := s.topics[key]
+	s.mu.Unlock()
+	if old != nil {
+		s.leaveTopic(old)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	t := &topic{key: key, opts: o, cancel: cancel, done: make(chan struct{}), first: make(chan struct{})}
+	if s.mdns != nil {
+		var port uint16
+		if o.Announce {
+			port = s.announcePort()
+		}
+		var onPeer func(netip.AddrPort)
+		if o.Lookup {
+			onPeer = func(a netip.AddrPort) { s.found(Peer{Addr: a, Topic: key, Local: true}) }
+		}
+		t.leave = s.mdns.Join(key, port, o.Lookup, onPeer)
+	}
+	s.mu.Lock()
+	s.topics[key] = t
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go s.topicLoop(ctx, t)
+	s.log.Debug("join", "topic", hex.EncodeToString(key[:]), "announce", o.Announce, "lookup", o.Lookup)
+	return nil
+}
+
+// topicLoop announces or looks up the topic on the DHT now and then again
+// every Refresh to 2×Refresh, as @hyperswarm/discovery.
+func (s *Swarm) topicLoop(ctx context.Context, t *topic) {
+	defer s.wg.Done()
+	defer close(t.done)
+	first := true
+	for {
+		var err error
+		if s.node != nil {
+			err = s.dhtRound(ctx, t)
+		}
+		if first {
+			t.firstErr = err
+			close(t.first)
+			first = false
+		}
+		if err != nil && ctx.Err() == nil {
+			s.log.Debug("DHT round", "topic", hex.EncodeToString(t.key[:]), "err", err)
+		}
+		wait := s.opts.Refresh + time.Duration(rand.Int64N(int64(s.opts.Refresh)))
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+func (s *Swarm) peersOptions() dht.PeersOptions {
+	o := dht.PeersOptions{Port: s.opts.AnnouncePort}
+	if s.opts.AnnounceLocalAddress {
+		if ip := localIPv4(); ip.IsValid() {
+			o.LocalAddress = netip.AddrPortFrom(ip, s.Addr().Port())
+		}
+	}
+	return o
+}
+
+func (s *Swarm) dhtRound(ctx context.Context, t *topic) error {
+	po := s.peersOptions()
+	onReply := func(r dht.PeersReply) {
+		if !t.opts.Lookup {
+			return
+		}
+		for _, p := range r.LocalPeers {
+			s.found(Peer{Addr: p, Topic: t.key, Local: true, To: r.To})
+		}
+		for _, p := range r.Peers {
+			s.found(Peer{Addr: p, Topic: t.key, Referrer: r.Node, To: r.To})
+		}
+	}
+	if t.opts.Announce {
+		return s.node.Announce(ctx, t.key, po, onReply)
+	}
+	return s.node.Lookup(ctx, t.key, po, onReply)
+}
+
+// Flush waits until every joined topic has done its first DHT round (so
+// an announce is in place and a lookup's peers are queued). It returns the
+// first round's error of any topic, such as dht.ErrNoNodes with no
+// network.
+func (s *Swarm) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	ts := make([]*topic, 0, len(s.topics))
+	for _, t := range s.topics {
+		ts = append(ts, t)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, t := range ts {
+		select {
+		case <-t.first:
+			if t.firstErr != nil {
+				errs = append(errs, fmt.Errorf("discovery: topic %x: %w", t.key[:4], t.firstErr))
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.ctx.Done():
+			return ErrClosed
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Leave stops announcing and looking up key; if it was announced, it is
+// unannounced from the DHT (bounded by ctx).
+func (s *Swarm) Leave(ctx context.Context, key [32]byte) error {
+	s.mu.Lock()
+	t := s.topics[key]
+	s.mu.Unlock()
+	if t == nil {
+		return nil
+	}
+	s.leaveTopic(t)
+	if t.opts.Announce && s.node != nil {
+		if err := s.node.Unannounce(ctx, key, s.peersOptions()); err != nil {
+			return fmt.Errorf("discovery: unannounce: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Swarm) leaveTopic(t *topic) {
+	s.mu.Lock()
+	if s.topics[t.key] == t {
+		delete(s.topics, t.key)
+	}
+	s.mu.Unlock()
+	if t.leave != nil {
+		t.leave()
+	}
+	t.cancel()
+	<-t.done
+}
+
+func (s *Swarm) joined(key [32]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.topics[key]
+	return t != nil && t.opts.Lookup
+}
+
+// found queues a discovered peer.
+func (s *Swarm) found(p Peer) {
+	if s.opts.ValidatePeer != nil && !s.opts.ValidatePeer(p) {
+		s.log.Debug("peer rejected", "peer", p.Addr)
+		return
+	}
+	s.post(event{kind: evPeer, peer: p})
+}
+
+// Accept returns the next connection, dialled or received.
+func (s *Swarm) Accept(ctx context.Context) (*Conn, error) {
+	select {
+	case c := <-s.conns:
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-s.ctx.Done():
+		return nil, ErrClosed
+	}
+}
+
+// Close leaves every topic (without unannouncing), closes the sockets
+// and every connection not yet accepted. Accepted connections are the
+// caller's to close.
+func (s *Swarm) Close() error {
+	s.once.Do(func() {
+		s.mu.Lock()
+		ts := make([]*topic, 0, len(s.topics))
+		for _, t := range s.topics {
+			ts = append(ts, t)
+		}
+		s.mu.Unlock()
+		for _, t := range ts {
+			s.leaveTopic(t)
+		}
+		s.stop()
+		s.ln.Close()
+		if s.node != nil {
+			s.node.Close()
+		}
+		if s.mdns != nil {
+			s.mdns.Close()
+		}
+		s.wg.Wait()
+		for {
+			select {
+			case c := <-s.conns:
+				c.Conn.Close()
+			default:
+				return
+			}
+		}
+	})
+	return nil
+}
+
+func (s *Swarm) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.AcceptTCP()
+		if err != nil {
+			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Debug("accept", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		c.SetNoDelay(true)
+		if !s.post(event{kind: evIncoming, nc: c}) {
+			c.Close()
+			return
+		}
+	}
+}
+
+// Stats are a snapshot of the swarm's counters.
+type Stats struct {
+	Peers   int // open connections and dials in flight
+	Clients int // dialled
+	Servers int // received
+	Queued  int // peers waiting to be dialled
+	Known   int // peers known
+}
+
+// Stats returns the swarm's counters.
+func (s *Swarm) Stats() Stats {
+	reply := make(chan Stats, 1)
+	if !s.post(event{kind: evStats, stats: reply}) {
+		return Stats{}
+	}
+	return <-reply
+}
+
+// post sends an event to the loop; false once the swarm is closed.
+func (s *Swarm) post(e event) bool {
+	select {
+	case s.ev <- e:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+type eventKind int
+
+const (
+	evPeer eventKind = iota
+	evIncoming
+	evDialed
+	evClosed
+	evRequeue
+	evForget
+	evDedup
+	evBan
+	evReconnect
+	evStats
+)
+
+type event struct {
+	kind   eventKind
+	peer   Peer
+	nc     net.Conn
+	conn   *Conn
+	info   *peerInfo
+	err    error
+	local  []byte
+	remote []byte
+	on     bool
+	reply  chan bool
+	stats  chan Stats
+}
+
+// loop owns the peer queue and the connection counts.
+func (s *Swarm) loop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case e := <-s.ev:
+			s.handle(e)
+			s.drain()
+		}
+	}
+}
+
+func (s *Swarm) open() bool { return s.peers < s.opts.MaxPeers }
+
+func (s *Swarm) handle(e event) {
+	switch e.kind {
+	case evPeer:
+		s.add(e.peer)
+	case evIncoming:
+		if !s.open() || (s.opts.MaxServerSockets > 0 && s.servers >= s.opts.MaxServerSockets) {
+			s.log.Debug("refused connection: at the peer cap", "peer", e.nc.RemoteAddr())
+			e.nc.Close()
+			return
+		}
+		s.peers++
+		s.servers++
+		addr, _ := netip.ParseAddrPort(e.nc.RemoteAddr().String())
+		c := &Conn{Conn: e.nc, s: s, Peer: Peer{Addr: addr}}
+		s.deliver(c)
+	case evDialed:
+		i := e.info
+		if e.err != nil {
+			s.log.Debug("dial failed", "peer", i.peer.Addr, "err", e.err)
+			s.clients--
+			s.peers--
+			s.requeue(i)
+			return
+		}
+		i.status &^= statusFirewalled
+		i.status |= statusProven
+		i.retries = 0
+		c := &Conn{Conn: e.nc, Initiator: true, Peer: i.peer, s: s, info: i}
+		c.topic = append(c.topic, i.topics...)
+		i.conn = c
+		if i.status&statusBanned != 0 {
+			e.nc.Close()
+		}
+		s.deliver(c)
+	case evClosed:
+		c := e.conn
+		if c.Initiator {
+			s.clients--
+		} else {
+			s.servers--
+		}
+		s.peers--
+		for k, o := range s.dedup {
+			if o == c {
+				delete(s.dedup, k)
+			}
+		}
+		if i := c.info; i != nil && i.conn == c {
+			i.conn = nil
+			s.requeue(i)
+		}
+		if dup := s.unban[c]; dup != nil {
+			// The survivor closed: the duplicate's peer may be dialled
+			// again, from scratch (queue.js's _unbanduplicate).
+			delete(s.unban, c)
+			if c.info == nil || c.info.status&statusBanned == 0 {
+				s.queue.remove(dup)
+				if s.infos[dup.key] == dup {
+					delete(s.infos, dup.key)
+				}
+				for _, t := range dup.topics {
+					p := dup.peer
+					p.Topic = t
+					s.add(p)
+				}
+			}
+		}
+	case evRequeue:
+		i := e.info
+		if s.infos[i.key] != i {
+			return
+		}
+		i.status &^= statusActive
+		if !i.update() {
+			s.forget(i)
+			return
+		}
+		s.queue.push(i)
+	case evForget:
+		if s.infos[e.info.key] == e.info && e.info.status&statusActive == 0 {
+			s.queue.remove(e.info)
+			delete(s.infos, e.info.key)
+		}
+	case evDedup:
+		e.reply <- s.deduplicate(e.conn, e.local, e.remote)
+	case evBan:
+		if i := e.conn.info; i != nil {
+			i.status |= statusBanned
+			s.queue.remove(i)
+		}
+	case evReconnect:
+		if i := e.conn.info; i != nil {
+			if e.on {
+				i.status |= statusReconnect
+			} else {
+				i.status &^= statusReconnect
+			}
+		}
+	case evStats:
+		e.stats <- Stats{Peers: s.peers, Clients: s.clients, Servers: s.servers, Queued: s.queued(), Known: len(s.infos)}
+	}
+}
+
+func (s *Swarm) queued() int {
+	n := 0
+	for _, l := range s.queue.byPrio {
+		n += len(l)
+	}
+	return n
+}
+
+func (s *Swarm) deliver(c *Conn) {
+	s.log.Debug("connection", "peer", c.Peer.Addr, "initiator", c.Initiator)
+	select {
+	case s.conns <- c:
+	default:
+		// Cannot happen while conns holds MaxPeers+16; be safe.
+		s.log.Warn("connection dropped: Accept is not called", "peer", c.Peer.Addr)
+		go c.Close()
+	}
+}
+
+func (s *Swarm) key(p Peer) string {
+	k := p.Addr.String()
+	if !s.opts.Multiplex {
+		k += "@" + hex.EncodeToString(p.Topic[:])
+	}
+	return k
+}
+
+// add is queue.js's add.
+func (s *Swarm) add(p Peer) {
+	k := s.key(p)
+	i := s.infos[k]
+	existing := i != nil
+	if !existing {
+		i = newPeerInfo(k, p)
+		s.infos[k] = i
+	}
+	if i.addTopic(p.Topic) && i.conn != nil {
+		i.conn.mu.Lock()
+		i.conn.topic = append(i.conn.topic, p.Topic)
+		i.conn.mu.Unlock()
+	}
+	if (s.opts.Multiplex && existing) || i.queued || !i.update() {
+		return
+	}
+	s.queue.push(i)
+}
+
+// requeue is queue.js's requeue: back into the queue after a backoff, or
+// forgotten.
+func (s *Swarm) requeue(i *peerInfo) {
+	step := i.requeue()
+	if step < 0 {
+		s.forget(i)
+		return
+	}
+	d := s.opts.Backoff[min(step, len(s.opts.Backoff)-1)]
+	time.AfterFunc(d, func() { s.post(event{kind: evRequeue, info: i}) })
+}
+
+func (s *Swarm) forget(i *peerInfo) {
+	i.status &^= statusActive
+	if i.status&statusBanned != 0 {
+		return // banned peers are kept, so they are never dialled again
+	}
+	time.AfterFunc(s.opts.Forget, func() { s.post(event{kind: evForget, info: i}) })
+}
+
+// drain dials queued peers while there is room, as swarm.js's drain.
+func (s *Swarm) drain() {
+	for s.open() && (s.opts.MaxClientSockets == 0 || s.clients < s.opts.MaxClientSockets) {
+		i := s.queue.shift()
+		if i == nil {
+			return
+		}
+		active := false
+		for _, t := range i.topics {
+			if s.joined(t) {
+				active = true
+				break
+			}
+		}
+		if !active {
+			continue
+		}
+		i.status |= statusActive | statusTried
+		s.clients++
+		s.peers++
+		go s.dial(i)
+	}
+}
+
+func (s *Swarm) dial(i *peerInfo) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.DialTimeout)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp4", i.peer.Addr.String())
+	if err == nil {
+		nc.(*net.TCPConn).SetNoDelay(true)
+	}
+	if !s.post(event{kind: evDialed, info: i, nc: nc, err: err}) && nc != nil {
+		nc.Close()
+	}
+}
+
+// deduplicate is queue.js's deduplicate.
+func (s *Swarm) deduplicate(c *Conn, local, remote []byte) bool {
+	cmp := bytes.Compare(local, remote)
+	if cmp == 0 {
+		s.log.Debug("connected to self", "peer", c.Peer.Addr)
+		s.banConn(c)
+		return true
+	}
+	id := hex.EncodeToString(local) + "\n" + hex.EncodeToString(remote)
+	other := s.dedup[id]
+	if other == nil || other == c {
+		s.dedup[id] = c
+		return false
+	}
+	// Same transport: keep the one dialled by the smaller key.
+	otherIsDup := !c.Initiator
+	if cmp < 0 {
+		otherIsDup = c.Initiator
+	}
+	if otherIsDup {
+		s.dropDuplicate(other, c)
+		s.dedup[id] = c
+		return false
+	}
+	s.dropDuplicate(c, other)
+	return true
+}
+
+// dropDuplicate closes a duplicate we dialled and keeps its peer from
+// being dialled again; one received is left for the remote side to close.
+func (s *Swarm) dropDuplicate(c, survivor *Conn) {
+	s.log.Debug("duplicate connection", "peer", c.Peer.Addr, "initiator", c.Initiator)
+	if !c.Initiator {
+		return
+	}
+	s.banConn(c)
+	if c.info != nil {
+		s.unban[survivor] = c.info
+	}
+}
+
+func (s *Swarm) banConn(c *Conn) {
+	if i := c.info; i != nil {
+		i.status |= statusBanned
+		s.queue.remove(i)
+	}
+	go c.Close()
+}
+
+// nopPacketConn stands for the UDP socket with NoDHT.
+type nopPacketConn struct{ net.PacketConn }
+
+func (nopPacketConn) Close() error { return nil }
+
+// localIPv4 returns the first non-loopback IPv4 address, as
+// @hyperswarm/network's localIp.
+func localIPv4() netip.Addr {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return netip.Addr{}
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			ip, _ := netip.AddrFromSlice(n.IP.To4())
+			return ip
+		}
+	}
+	return netip.Addr{}
+}
