@@ -2,7 +2,7 @@
 // dht-rpc 4 with the "peers" command of @hyperswarm/dht 4, so Go and
 // JavaScript peers announce and look up topics through one DHT.
 //
-// Every UDP datagram is one protobuf Message (schema.proto, the reference's
+// Every UDP datagram is one protobuf Message (dht.proto, the reference's
 // schema). A request carries a 16-bit request id (rid) that its response
 // echoes; a request unanswered is sent again twice before it fails
 // (Config.Timeout). The node keeps a k-bucket routing table of 20 nodes per
@@ -33,4 +33,4 @@
 // it does not know). Malformed datagrams are dropped with a debug log.
 package dht
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative schema.proto
+//go:generate protoc --go_out=. --go_opt=paths=source_relative dht.proto
