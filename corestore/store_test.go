@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -265,5 +266,26 @@ func TestMasterKeyFile(t *testing.T) {
 	s2 := openStore(t, dir, Options{})
 	if !bytes.Equal(s2.MasterKey(), mk) {
 		t.Error("master key changed on reopen")
+	}
+}
+
+// TestLockedAcrossProcesses opens the store in a child process (this test
+// binary, re-run) while the parent holds it.
+func TestLockedAcrossProcesses(t *testing.T) {
+	if dir := os.Getenv("CORESTORE_LOCK_CHILD"); dir != "" {
+		_, err := Open(dir, Options{})
+		if !errors.Is(err, ErrLocked) {
+			t.Fatalf("child open: %v", err)
+		}
+		t.Log(err)
+		return
+	}
+	dir := t.TempDir()
+	openStore(t, dir, Options{})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockedAcrossProcesses$", "-test.v")
+	cmd.Env = append(os.Environ(), "CORESTORE_LOCK_CHILD="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("locked")) {
+		t.Errorf("child: %v\n%s", err, out)
 	}
 }

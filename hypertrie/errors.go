@@ -15,7 +15,4 @@ var (
 	// ErrInMount: a write under a mountpoint of this trie, which has to go
 	// to the mounted trie instead (returned with StopAtMounts).
 	ErrInMount = errors.New("path is inside a mount")
-	// ErrClosed: the trie's walks were bounded past any valid trie (a cycle
-	// or a malformed feed).
-	ErrTooDeep = errors.New("trie walk exceeds its bound")
 )

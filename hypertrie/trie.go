@@ -19,6 +19,24 @@
 // pointer to the deleted one), so every version of the trie stays
 // readable: Checkout(v) reads the trie as it was at feed length v.
 //
+// # Where this differs from the reference
+//
+//   - The header is checked: a feed whose block 0 is not a "hypertrie"
+//     header is refused (ErrUnsupportedHeader); the reference reads any.
+//     On a replica this reads block 0 once, before the first lookup.
+//   - Trie pointers must point to earlier blocks (a valid feed never does
+//     otherwise) and iterations never expand a (node, position) twice, so
+//     walks over a malformed feed end.
+//   - StopAtMounts treats a key as inside a mount only below a whole path
+//     component ("a/b" is inside "a", "ab" is not); the reference tests a
+//     string prefix.
+//   - Watch does not report the state at the time it is called.
+//
+// Everything written is byte for byte what hypertrie 5 writes for the same
+// operations, including its quirks: a node with the empty key reads as
+// nothing, and Get with Closest returns nothing where a hash collision
+// check fails.
+//
 // # Concurrency
 //
 // A Trie is safe for concurrent use. Writes are serialized by a mutex per
