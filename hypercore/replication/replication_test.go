@@ -273,3 +273,33 @@ func TestSeveralFeedsAndPeers(t *testing.T) {
 	}
 	_ = hypercore.ErrBadProof
 }
+
+func TestEagerUpdate(t *testing.T) {
+	log, _ := newLogger(t)
+	w := writer(t, 3)
+	rf := replica(t, w, true)
+	rw := NewReplicator(w, Options{Logger: log})
+	rr := NewReplicator(rf, Options{Logger: log, EagerUpdate: true})
+	t.Cleanup(func() { rr.Close() })
+	appended := make(chan uint64, 10)
+	rr.Subscribe(func(ev Event) {
+		if ev.Kind == EventAppend {
+			appended <- ev.Length
+		}
+	})
+	sa, sb := pair(t, false, Config{Live: true, Logger: log}, Config{Live: true, Logger: log})
+	mustReplicate(t, sa, rw, PeerOptions{})
+	mustReplicate(t, sb, rr, PeerOptions{})
+	ctx := ctxTimeout(t, 10*time.Second)
+	appendBlocks(t, w, 3, 4)
+	for rf.Length() < 4 {
+		select {
+		case <-appended:
+		case <-ctx.Done():
+			t.Fatalf("length %d, want 4 without asking", rf.Length())
+		}
+	}
+	if rf.Has(3) {
+		t.Fatal("eager update fetched the block, not just its proof")
+	}
+}

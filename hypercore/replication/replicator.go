@@ -2,6 +2,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -36,6 +37,10 @@ type Options struct {
 	// MaxInflightBytes bounds the estimated in-flight bytes per peer
 	// (DefaultMaxInflightBytes if 0).
 	MaxInflightBytes int
+	// EagerUpdate keeps an Update running for the next block, so a sparse
+	// feed learns of new blocks as soon as a peer has them (the
+	// reference's eagerUpdate).
+	EagerUpdate bool
 	// Logger receives diagnostics; nil uses slog.Default().
 	Logger *slog.Logger
 }
@@ -134,6 +139,7 @@ type Replicator struct {
 	id   string // short discovery key, for logs
 
 	unsubscribe func()
+	stopEager   context.CancelFunc
 	stats       stats
 
 	mu         sync.Mutex
@@ -182,7 +188,22 @@ func NewReplicator(feed *hypercore.Feed, opts Options) *Replicator {
 	}
 	r.unsubscribe = feed.Subscribe(r.onFeedEvent)
 	feed.SetFetcher(r)
+	if opts.EagerUpdate {
+		ctx, cancel := context.WithCancel(context.Background())
+		r.stopEager = cancel
+		go r.eagerUpdate(ctx)
+	}
 	return r
+}
+
+// eagerUpdate loops Update until the replicator closes.
+func (r *Replicator) eagerUpdate(ctx context.Context) {
+	for {
+		err := r.Update(ctx, UpdateOptions{})
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
+			return
+		}
+	}
 }
 
 // Feed returns the replicated feed.
@@ -197,6 +218,9 @@ func (r *Replicator) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.stopEager != nil {
+		r.stopEager()
+	}
 	peers := slices.Clone(r.peers)
 	for _, w := range r.waiting {
 		if w.done != nil {
