@@ -180,6 +180,7 @@ type trieQuery struct {
 	Recursive bool    `json:"recursive,omitempty"`
 	Hidden    bool    `json:"hidden,omitempty"`
 	Gt        bool    `json:"gt,omitempty"`
+	Reverse   bool    `json:"reverse,omitempty"`
 }
 
 func trieQueries(pool []string, version uint64) []trieQuery {
@@ -195,7 +196,8 @@ func trieQueries(pool []string, version uint64) []trieQuery {
 			trieQuery{List: s(p)},
 			trieQuery{List: s(p), Recursive: true, Gt: true},
 			trieQuery{List: s(p), Hidden: true, Recursive: true},
-			trieQuery{List: s(p), Hidden: true})
+			trieQuery{List: s(p), Hidden: true},
+			trieQuery{List: s(p), Recursive: true, Reverse: true})
 	}
 	for _, v := range []uint64{0, 1, version / 3, version / 2, version - 5, version} {
 		qs = append(qs, trieQuery{Diff: &v}, trieQuery{Diff: &v, Prefix: "d4"})
@@ -270,7 +272,7 @@ func readGo(t *testing.T, dir string, qs []trieQuery) trieReadJSON {
 			}
 			add(j)
 		case q.List != nil:
-			nodes, err := tr.List(ctx, *q.List, hypertrie.ListOptions{Recursive: q.Recursive, Hidden: q.Hidden, Gt: q.Gt})
+			nodes, err := tr.List(ctx, *q.List, hypertrie.ListOptions{Recursive: q.Recursive, Hidden: q.Hidden, Gt: q.Gt, Reverse: q.Reverse})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,7 +4,7 @@
 // Opens the existing hypertrie 5 in <dir> read-only in spirit (no writes)
 // and answers the queries of <queryfile>, one JSON value a line:
 //   {"get":key,"hidden":bool}                 -> node or null
-//   {"list":prefix,"recursive":bool,"hidden":bool,"gt":bool} -> [[key, seq], ...]
+//   {"list":prefix,"recursive":bool,"hidden":bool,"gt":bool,"reverse":bool} -> [[key, seq], ...]
 //   {"diff":version,"prefix":p}               -> [[key, leftSeq, rightSeq], ...] (0 = absent)
 // Nodes are {key, value (hex or null), seq, flags, hidden}. Prints
 // {key, version, subtype, metadata, results: [...]}.
@@ -28,7 +28,7 @@ main(async (argv) => {
       if (q.get !== undefined) {
         results.push(nodeJSON(await call(cb => db.get(q.get, { hidden: !!q.hidden }, cb))))
       } else if (q.list !== undefined) {
-        const nodes = await call(cb => db.list(q.list, { recursive: !!q.recursive, hidden: !!q.hidden, gt: !!q.gt }, cb))
+        const nodes = await call(cb => db.list(q.list, { recursive: !!q.recursive, hidden: !!q.hidden, gt: !!q.gt, reverse: !!q.reverse }, cb))
         results.push(nodes.map(n => [n.key, n.seq]))
       } else if (q.diff !== undefined) {
         const ite = db.diff(q.diff, q.prefix || '')
