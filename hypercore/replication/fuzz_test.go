@@ -42,17 +42,17 @@ func FuzzBitset(f *testing.F) {
 			}
 		}
 		var last uint64
-		any := false
+		seen := false
 		for i := range model {
 			if !b.get(i) {
 				t.Fatalf("bit %d lost", i)
 			}
-			if !any || i > last {
-				last, any = i, true
+			if !seen || i > last {
+				last, seen = i, true
 			}
 		}
-		if l, ok := b.last(); ok != any || ok && l != last {
-			t.Fatalf("last = %d %v, want %d %v", l, ok, last, any)
+		if l, ok := b.last(); ok != seen || ok && l != last {
+			t.Fatalf("last = %d %v, want %d %v", l, ok, last, seen)
 		}
 		// next walks exactly the model's bits.
 		n := 0

@@ -201,3 +201,66 @@ func TestHostilePeers(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteOpensWithoutKey: a remote that opens a feed first without
+// proving it knows the key gets that channel refused (Close carrying the
+// discovery key); the stream itself stays up.
+func TestRemoteOpensWithoutKey(t *testing.T) {
+	log, _ := newLogger(t)
+	w := writer(t, 5)
+	rw := NewReplicator(w, Options{Logger: log})
+	a, b := net.Pipe()
+	closes := make(chan []byte, 1)
+	go func() {
+		conn, err := wire.Handshake(context.Background(), b, wire.HandshakeConfig{})
+		if err != nil {
+			return
+		}
+		fr := wire.NewFramer(conn, conn)
+		dk := w.DiscoveryKey()
+		fr.WriteMessage(1, wire.NewOpen(dk[:], make([]byte, 32)))
+		for {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			if f.Type == wire.TypeClose {
+				m, _ := wire.DecodeMessage(f.Type, f.Body)
+				closes <- m.(*wire.Close).DiscoveryKey
+			}
+		}
+	}()
+	peers := make(chan *Peer, 1)
+	ctx := ctxTimeout(t, 10*time.Second)
+	s, err := NewStream(ctx, a, Config{Initiator: true, Live: true, Logger: log,
+		OnDiscoveryKey: func(s *Stream, dk [32]byte) {
+			p, err := s.Replicate(rw, PeerOptions{})
+			if err != nil {
+				t.Error(err)
+			}
+			peers <- p
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close(); b.Close() })
+	p := <-peers
+	select {
+	case <-p.Done():
+	case <-ctx.Done():
+		t.Fatal("peer not refused")
+	}
+	if !errors.Is(p.Err(), ErrBadCapability) {
+		t.Fatalf("peer ended with %v", p.Err())
+	}
+	dk := w.DiscoveryKey()
+	if got := <-closes; string(got) != string(dk[:]) {
+		t.Fatalf("Close carried %x", got)
+	}
+	if s.Err() != nil {
+		t.Fatalf("stream ended: %v", s.Err())
+	}
+	if rw.Stats().UploadedBlocks != 0 {
+		t.Fatal("uploaded to a peer without the key")
+	}
+}
