@@ -2,7 +2,7 @@ package wire
 
 // schema.pb.go is generated with protoc and protoc-gen-go v1.36.12
 // (go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12) on PATH:
-//go:generate protoc --go_out=. --go_opt=paths=source_relative schema.proto
+//go:generate protoc -I ../.. --go_out=../.. --go_opt=paths=source_relative hypercore/wire/schema.proto
 
 import (
 	"encoding/binary"

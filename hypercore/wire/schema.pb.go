@@ -8,7 +8,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: schema.proto
+// source: hypercore/wire/schema.proto
 
 package wire
 
@@ -37,7 +37,7 @@ type NoisePayload struct {
 
 func (x *NoisePayload) Reset() {
 	*x = NoisePayload{}
-	mi := &file_schema_proto_msgTypes[0]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +49,7 @@ func (x *NoisePayload) String() string {
 func (*NoisePayload) ProtoMessage() {}
 
 func (x *NoisePayload) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[0]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +62,7 @@ func (x *NoisePayload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoisePayload.ProtoReflect.Descriptor instead.
 func (*NoisePayload) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{0}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *NoisePayload) GetNonce() []byte {
@@ -83,7 +83,7 @@ type Open struct {
 
 func (x *Open) Reset() {
 	*x = Open{}
-	mi := &file_schema_proto_msgTypes[1]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -95,7 +95,7 @@ func (x *Open) String() string {
 func (*Open) ProtoMessage() {}
 
 func (x *Open) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[1]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -108,7 +108,7 @@ func (x *Open) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Open.ProtoReflect.Descriptor instead.
 func (*Open) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{1}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Open) GetDiscoveryKey() []byte {
@@ -136,7 +136,7 @@ type Options struct {
 
 func (x *Options) Reset() {
 	*x = Options{}
-	mi := &file_schema_proto_msgTypes[2]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -148,7 +148,7 @@ func (x *Options) String() string {
 func (*Options) ProtoMessage() {}
 
 func (x *Options) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[2]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -161,7 +161,7 @@ func (x *Options) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Options.ProtoReflect.Descriptor instead.
 func (*Options) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{2}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Options) GetExtensions() []string {
@@ -190,7 +190,7 @@ type Status struct {
 
 func (x *Status) Reset() {
 	*x = Status{}
-	mi := &file_schema_proto_msgTypes[3]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -202,7 +202,7 @@ func (x *Status) String() string {
 func (*Status) ProtoMessage() {}
 
 func (x *Status) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[3]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -215,7 +215,7 @@ func (x *Status) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status.ProtoReflect.Descriptor instead.
 func (*Status) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{3}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Status) GetUploading() bool {
@@ -250,7 +250,7 @@ const (
 
 func (x *Have) Reset() {
 	*x = Have{}
-	mi := &file_schema_proto_msgTypes[4]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +262,7 @@ func (x *Have) String() string {
 func (*Have) ProtoMessage() {}
 
 func (x *Have) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[4]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,7 +275,7 @@ func (x *Have) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Have.ProtoReflect.Descriptor instead.
 func (*Have) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{4}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Have) GetStart() uint64 {
@@ -322,7 +322,7 @@ const (
 
 func (x *Unhave) Reset() {
 	*x = Unhave{}
-	mi := &file_schema_proto_msgTypes[5]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +334,7 @@ func (x *Unhave) String() string {
 func (*Unhave) ProtoMessage() {}
 
 func (x *Unhave) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[5]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +347,7 @@ func (x *Unhave) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unhave.ProtoReflect.Descriptor instead.
 func (*Unhave) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{5}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Unhave) GetStart() uint64 {
@@ -375,7 +375,7 @@ type Want struct {
 
 func (x *Want) Reset() {
 	*x = Want{}
-	mi := &file_schema_proto_msgTypes[6]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -387,7 +387,7 @@ func (x *Want) String() string {
 func (*Want) ProtoMessage() {}
 
 func (x *Want) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[6]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -400,7 +400,7 @@ func (x *Want) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Want.ProtoReflect.Descriptor instead.
 func (*Want) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{6}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Want) GetStart() uint64 {
@@ -428,7 +428,7 @@ type Unwant struct {
 
 func (x *Unwant) Reset() {
 	*x = Unwant{}
-	mi := &file_schema_proto_msgTypes[7]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +440,7 @@ func (x *Unwant) String() string {
 func (*Unwant) ProtoMessage() {}
 
 func (x *Unwant) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[7]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +453,7 @@ func (x *Unwant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unwant.ProtoReflect.Descriptor instead.
 func (*Unwant) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{7}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Unwant) GetStart() uint64 {
@@ -483,7 +483,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_schema_proto_msgTypes[8]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -495,7 +495,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[8]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -508,7 +508,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{8}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Request) GetIndex() uint64 {
@@ -551,7 +551,7 @@ type Cancel struct {
 
 func (x *Cancel) Reset() {
 	*x = Cancel{}
-	mi := &file_schema_proto_msgTypes[9]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +563,7 @@ func (x *Cancel) String() string {
 func (*Cancel) ProtoMessage() {}
 
 func (x *Cancel) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[9]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +576,7 @@ func (x *Cancel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cancel.ProtoReflect.Descriptor instead.
 func (*Cancel) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{9}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Cancel) GetIndex() uint64 {
@@ -613,7 +613,7 @@ type Data struct {
 
 func (x *Data) Reset() {
 	*x = Data{}
-	mi := &file_schema_proto_msgTypes[10]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +625,7 @@ func (x *Data) String() string {
 func (*Data) ProtoMessage() {}
 
 func (x *Data) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[10]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +638,7 @@ func (x *Data) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Data.ProtoReflect.Descriptor instead.
 func (*Data) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{10}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Data) GetIndex() uint64 {
@@ -679,7 +679,7 @@ type Close struct {
 
 func (x *Close) Reset() {
 	*x = Close{}
-	mi := &file_schema_proto_msgTypes[11]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +691,7 @@ func (x *Close) String() string {
 func (*Close) ProtoMessage() {}
 
 func (x *Close) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[11]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +704,7 @@ func (x *Close) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Close.ProtoReflect.Descriptor instead.
 func (*Close) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{11}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Close) GetDiscoveryKey() []byte {
@@ -725,7 +725,7 @@ type Data_Node struct {
 
 func (x *Data_Node) Reset() {
 	*x = Data_Node{}
-	mi := &file_schema_proto_msgTypes[12]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +737,7 @@ func (x *Data_Node) String() string {
 func (*Data_Node) ProtoMessage() {}
 
 func (x *Data_Node) ProtoReflect() protoreflect.Message {
-	mi := &file_schema_proto_msgTypes[12]
+	mi := &file_hypercore_wire_schema_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +750,7 @@ func (x *Data_Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Data_Node.ProtoReflect.Descriptor instead.
 func (*Data_Node) Descriptor() ([]byte, []int) {
-	return file_schema_proto_rawDescGZIP(), []int{10, 0}
+	return file_hypercore_wire_schema_proto_rawDescGZIP(), []int{10, 0}
 }
 
 func (x *Data_Node) GetIndex() uint64 {
@@ -774,11 +774,11 @@ func (x *Data_Node) GetSize() uint64 {
 	return 0
 }
 
-var File_schema_proto protoreflect.FileDescriptor
+var File_hypercore_wire_schema_proto protoreflect.FileDescriptor
 
-const file_schema_proto_rawDesc = "" +
+const file_hypercore_wire_schema_proto_rawDesc = "" +
 	"\n" +
-	"\fschema.proto\x12\fhyperfs.wire\"$\n" +
+	"\x1bhypercore/wire/schema.proto\x12\fhyperfs.wire\"$\n" +
 	"\fNoisePayload\x12\x14\n" +
 	"\x05nonce\x18\x01 \x02(\fR\x05nonce\"J\n" +
 	"\x04Open\x12\"\n" +
@@ -830,19 +830,19 @@ const file_schema_proto_rawDesc = "" +
 	"\fdiscoveryKey\x18\x01 \x01(\fR\fdiscoveryKeyB+Z)github.com/hyperfs/hyperfs/hypercore/wire"
 
 var (
-	file_schema_proto_rawDescOnce sync.Once
-	file_schema_proto_rawDescData []byte
+	file_hypercore_wire_schema_proto_rawDescOnce sync.Once
+	file_hypercore_wire_schema_proto_rawDescData []byte
 )
 
-func file_schema_proto_rawDescGZIP() []byte {
-	file_schema_proto_rawDescOnce.Do(func() {
-		file_schema_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_schema_proto_rawDesc), len(file_schema_proto_rawDesc)))
+func file_hypercore_wire_schema_proto_rawDescGZIP() []byte {
+	file_hypercore_wire_schema_proto_rawDescOnce.Do(func() {
+		file_hypercore_wire_schema_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_hypercore_wire_schema_proto_rawDesc), len(file_hypercore_wire_schema_proto_rawDesc)))
 	})
-	return file_schema_proto_rawDescData
+	return file_hypercore_wire_schema_proto_rawDescData
 }
 
-var file_schema_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
-var file_schema_proto_goTypes = []any{
+var file_hypercore_wire_schema_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_hypercore_wire_schema_proto_goTypes = []any{
 	(*NoisePayload)(nil), // 0: hyperfs.wire.NoisePayload
 	(*Open)(nil),         // 1: hyperfs.wire.Open
 	(*Options)(nil),      // 2: hyperfs.wire.Options
@@ -857,7 +857,7 @@ var file_schema_proto_goTypes = []any{
 	(*Close)(nil),        // 11: hyperfs.wire.Close
 	(*Data_Node)(nil),    // 12: hyperfs.wire.Data.Node
 }
-var file_schema_proto_depIdxs = []int32{
+var file_hypercore_wire_schema_proto_depIdxs = []int32{
 	12, // 0: hyperfs.wire.Data.nodes:type_name -> hyperfs.wire.Data.Node
 	1,  // [1:1] is the sub-list for method output_type
 	1,  // [1:1] is the sub-list for method input_type
@@ -866,26 +866,26 @@ var file_schema_proto_depIdxs = []int32{
 	0,  // [0:1] is the sub-list for field type_name
 }
 
-func init() { file_schema_proto_init() }
-func file_schema_proto_init() {
-	if File_schema_proto != nil {
+func init() { file_hypercore_wire_schema_proto_init() }
+func file_hypercore_wire_schema_proto_init() {
+	if File_hypercore_wire_schema_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_schema_proto_rawDesc), len(file_schema_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hypercore_wire_schema_proto_rawDesc), len(file_hypercore_wire_schema_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_schema_proto_goTypes,
-		DependencyIndexes: file_schema_proto_depIdxs,
-		MessageInfos:      file_schema_proto_msgTypes,
+		GoTypes:           file_hypercore_wire_schema_proto_goTypes,
+		DependencyIndexes: file_hypercore_wire_schema_proto_depIdxs,
+		MessageInfos:      file_hypercore_wire_schema_proto_msgTypes,
 	}.Build()
-	File_schema_proto = out.File
-	file_schema_proto_goTypes = nil
-	file_schema_proto_depIdxs = nil
+	File_hypercore_wire_schema_proto = out.File
+	file_hypercore_wire_schema_proto_goTypes = nil
+	file_hypercore_wire_schema_proto_depIdxs = nil
 }
