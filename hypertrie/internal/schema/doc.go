@@ -5,4 +5,4 @@ package schema
 
 // hypertrie.pb.go is generated with protoc and protoc-gen-go v1.36.12
 // (go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12) on PATH:
-//go:generate protoc --go_out=. --go_opt=paths=source_relative hypertrie.proto
+//go:generate protoc -I ../../.. --go_out=../../.. --go_opt=paths=source_relative hypertrie/internal/schema/hypertrie.proto

@@ -11,7 +11,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: hypertrie.proto
+// source: hypertrie/internal/schema/hypertrie.proto
 
 package schema
 
@@ -43,7 +43,7 @@ type Header struct {
 
 func (x *Header) Reset() {
 	*x = Header{}
-	mi := &file_hypertrie_proto_msgTypes[0]
+	mi := &file_hypertrie_internal_schema_hypertrie_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -55,7 +55,7 @@ func (x *Header) String() string {
 func (*Header) ProtoMessage() {}
 
 func (x *Header) ProtoReflect() protoreflect.Message {
-	mi := &file_hypertrie_proto_msgTypes[0]
+	mi := &file_hypertrie_internal_schema_hypertrie_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -68,7 +68,7 @@ func (x *Header) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Header.ProtoReflect.Descriptor instead.
 func (*Header) Descriptor() ([]byte, []int) {
-	return file_hypertrie_proto_rawDescGZIP(), []int{0}
+	return file_hypertrie_internal_schema_hypertrie_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Header) GetType() string {
@@ -106,7 +106,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_hypertrie_proto_msgTypes[1]
+	mi := &file_hypertrie_internal_schema_hypertrie_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -118,7 +118,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_hypertrie_proto_msgTypes[1]
+	mi := &file_hypertrie_internal_schema_hypertrie_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -131,7 +131,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_hypertrie_proto_rawDescGZIP(), []int{1}
+	return file_hypertrie_internal_schema_hypertrie_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Node) GetKey() string {
@@ -183,7 +183,7 @@ type Mount struct {
 
 func (x *Mount) Reset() {
 	*x = Mount{}
-	mi := &file_hypertrie_proto_msgTypes[2]
+	mi := &file_hypertrie_internal_schema_hypertrie_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -195,7 +195,7 @@ func (x *Mount) String() string {
 func (*Mount) ProtoMessage() {}
 
 func (x *Mount) ProtoReflect() protoreflect.Message {
-	mi := &file_hypertrie_proto_msgTypes[2]
+	mi := &file_hypertrie_internal_schema_hypertrie_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -208,7 +208,7 @@ func (x *Mount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mount.ProtoReflect.Descriptor instead.
 func (*Mount) Descriptor() ([]byte, []int) {
-	return file_hypertrie_proto_rawDescGZIP(), []int{2}
+	return file_hypertrie_internal_schema_hypertrie_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Mount) GetKey() []byte {
@@ -246,11 +246,11 @@ func (x *Mount) GetHash() []byte {
 	return nil
 }
 
-var File_hypertrie_proto protoreflect.FileDescriptor
+var File_hypertrie_internal_schema_hypertrie_proto protoreflect.FileDescriptor
 
-const file_hypertrie_proto_rawDesc = "" +
+const file_hypertrie_internal_schema_hypertrie_proto_rawDesc = "" +
 	"\n" +
-	"\x0fhypertrie.proto\x12\x18hyperfs.hypertrie.schema\"R\n" +
+	")hypertrie/internal/schema/hypertrie.proto\x12\x18hyperfs.hypertrie.schema\"R\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04type\x18\x01 \x02(\tR\x04type\x12\x1a\n" +
 	"\bmetadata\x18\x02 \x01(\fR\bmetadata\x12\x18\n" +
@@ -273,24 +273,24 @@ const file_hypertrie_proto_rawDesc = "" +
 	"\x04hash\x18\x05 \x01(\fR\x04hashB6Z4github.com/hyperfs/hyperfs/hypertrie/internal/schema"
 
 var (
-	file_hypertrie_proto_rawDescOnce sync.Once
-	file_hypertrie_proto_rawDescData []byte
+	file_hypertrie_internal_schema_hypertrie_proto_rawDescOnce sync.Once
+	file_hypertrie_internal_schema_hypertrie_proto_rawDescData []byte
 )
 
-func file_hypertrie_proto_rawDescGZIP() []byte {
-	file_hypertrie_proto_rawDescOnce.Do(func() {
-		file_hypertrie_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_hypertrie_proto_rawDesc), len(file_hypertrie_proto_rawDesc)))
+func file_hypertrie_internal_schema_hypertrie_proto_rawDescGZIP() []byte {
+	file_hypertrie_internal_schema_hypertrie_proto_rawDescOnce.Do(func() {
+		file_hypertrie_internal_schema_hypertrie_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_hypertrie_internal_schema_hypertrie_proto_rawDesc), len(file_hypertrie_internal_schema_hypertrie_proto_rawDesc)))
 	})
-	return file_hypertrie_proto_rawDescData
+	return file_hypertrie_internal_schema_hypertrie_proto_rawDescData
 }
 
-var file_hypertrie_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
-var file_hypertrie_proto_goTypes = []any{
+var file_hypertrie_internal_schema_hypertrie_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_hypertrie_internal_schema_hypertrie_proto_goTypes = []any{
 	(*Header)(nil), // 0: hyperfs.hypertrie.schema.Header
 	(*Node)(nil),   // 1: hyperfs.hypertrie.schema.Node
 	(*Mount)(nil),  // 2: hyperfs.hypertrie.schema.Mount
 }
-var file_hypertrie_proto_depIdxs = []int32{
+var file_hypertrie_internal_schema_hypertrie_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for method output_type
 	0, // [0:0] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
@@ -298,26 +298,26 @@ var file_hypertrie_proto_depIdxs = []int32{
 	0, // [0:0] is the sub-list for field type_name
 }
 
-func init() { file_hypertrie_proto_init() }
-func file_hypertrie_proto_init() {
-	if File_hypertrie_proto != nil {
+func init() { file_hypertrie_internal_schema_hypertrie_proto_init() }
+func file_hypertrie_internal_schema_hypertrie_proto_init() {
+	if File_hypertrie_internal_schema_hypertrie_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hypertrie_proto_rawDesc), len(file_hypertrie_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_hypertrie_internal_schema_hypertrie_proto_rawDesc), len(file_hypertrie_internal_schema_hypertrie_proto_rawDesc)),
 			NumEnums:      0,
 			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_hypertrie_proto_goTypes,
-		DependencyIndexes: file_hypertrie_proto_depIdxs,
-		MessageInfos:      file_hypertrie_proto_msgTypes,
+		GoTypes:           file_hypertrie_internal_schema_hypertrie_proto_goTypes,
+		DependencyIndexes: file_hypertrie_internal_schema_hypertrie_proto_depIdxs,
+		MessageInfos:      file_hypertrie_internal_schema_hypertrie_proto_msgTypes,
 	}.Build()
-	File_hypertrie_proto = out.File
-	file_hypertrie_proto_goTypes = nil
-	file_hypertrie_proto_depIdxs = nil
+	File_hypertrie_internal_schema_hypertrie_proto = out.File
+	file_hypertrie_internal_schema_hypertrie_proto_goTypes = nil
+	file_hypertrie_internal_schema_hypertrie_proto_depIdxs = nil
 }
