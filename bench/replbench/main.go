@@ -12,7 +12,8 @@
 // and 1,000 sequential random Gets (mulberry32(42)) by a sparse live replica
 // from a 1 GiB feed of 64 KiB blocks. Each side runs in its own process
 // (the reference through node integration/js/scripts/repl-bench.js, ours
-// through this binary re-run with -child), so peak RSS is per side. The
+// through this binary re-run with -child), so peak RSS is per side; Go feeds
+// get a 64 MiB node/block cache, as in bench/feedbench. The
 // source feeds are written once, by Go, and served by both uploaders.
 // Time runs from the downloader's connect to its last block stored.
 package main
@@ -34,6 +35,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hyperfs/hyperfs/cache"
 	"github.com/hyperfs/hyperfs/hypercore"
 	"github.com/hyperfs/hyperfs/hypercore/replication"
 	"github.com/hyperfs/hyperfs/integration/jsref"
@@ -47,6 +49,8 @@ type result struct {
 	WireBytes uint64  `json:"wireBytes"`
 	PeakRSS   uint64  `json:"-"`
 	UpRSS     uint64  `json:"-"`
+	DownCPU   float64 `json:"-"` // user+system seconds of each process
+	UpCPU     float64 `json:"-"`
 }
 
 type benchCase struct {
@@ -106,7 +110,7 @@ func drive(scale float64, cpuprofile, only string) error {
 	defer os.RemoveAll(tmp)
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "case\tup→down\ts\tMB/s\tvs JS→JS\twire MB\tdown RSS MiB\tup RSS MiB\t\n")
+	fmt.Fprintf(tw, "case\tup→down\ts\tMB/s\tvs JS→JS\twire MB\tdown RSS MiB\tup RSS MiB\tdown CPU s\tup CPU s\t\n")
 	for _, c := range cases {
 		if only != "" && (len(c.name) < len(only) || c.name[:len(only)] != only) {
 			continue
@@ -141,13 +145,14 @@ func drive(scale float64, cpuprofile, only string) error {
 			if pair.name == "JS→JS" {
 				base = r.Seconds
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.1f\t%.2fx\t%.1f\t%.0f\t%.0f\t\n", c.name, pair.name, r.Seconds,
+			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.1f\t%.2fx\t%.1f\t%.0f\t%.0f\t%.2f\t%.2f\t\n", c.name, pair.name, r.Seconds,
 				float64(r.Bytes)/(1<<20)/r.Seconds, base/r.Seconds, float64(r.WireBytes)/(1<<20),
-				float64(r.PeakRSS)/(1<<20), float64(r.UpRSS)/(1<<20))
+				float64(r.PeakRSS)/(1<<20), float64(r.UpRSS)/(1<<20), r.DownCPU, r.UpCPU)
 		}
 	}
 	tw.Flush()
 	fmt.Println("\nvs JS→JS = JS→JS time / this time (higher is faster). MB/s counts block bytes stored by the downloader.")
+	fmt.Println("CPU s = user+system seconds of the whole process (the uploader's includes its idle wait and setup).")
 	return nil
 }
 
@@ -252,6 +257,7 @@ func runPair(self, script, up, down, src, dst, key string, c benchCase, prof str
 	if ru, ok := downCmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.PeakRSS = uint64(ru.Maxrss) * 1024
 	}
+	r.DownCPU = (downCmd.ProcessState.UserTime() + downCmd.ProcessState.SystemTime()).Seconds()
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- upCmd.Wait() }()
 	select {
@@ -264,6 +270,7 @@ func runPair(self, script, up, down, src, dst, key string, c benchCase, prof str
 		if ru, ok := upCmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			r.UpRSS = uint64(ru.Maxrss) * 1024
 		}
+		r.UpCPU = (upCmd.ProcessState.UserTime() + upCmd.ProcessState.SystemTime()).Seconds()
 	}
 	want := uint64(c.blocks)
 	if c.gets > 0 {
@@ -315,9 +322,17 @@ func startProfile(path string) (func(), error) {
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
+// cacheBytes is the Go feeds' node and block cache (as bench/feedbench).
+const cacheBytes = 64 << 20
+
 // runUp serves the feed in dir to the first peer that connects.
 func runUp(dir string, live bool, prof string) error {
-	f, err := hypercore.Open(dir, hypercore.Options{MustExist: true})
+	ch, err := cache.New(cache.Options{MaxBytes: cacheBytes})
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	f, err := hypercore.Open(dir, hypercore.Options{MustExist: true, Cache: ch})
 	if err != nil {
 		return err
 	}
@@ -357,7 +372,12 @@ func runDown(dir, keyHex string, port, gets, length int, prof string) error {
 		return err
 	}
 	sparse := gets > 0
-	f, err := hypercore.Open(dir, hypercore.Options{PublicKey: key, Sparse: sparse})
+	ch, err := cache.New(cache.Options{MaxBytes: cacheBytes})
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	f, err := hypercore.Open(dir, hypercore.Options{PublicKey: key, Sparse: sparse, Cache: ch})
 	if err != nil {
 		return err
 	}
