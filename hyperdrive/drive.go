@@ -1,0 +1,298 @@
+// Package hyperdrive is a file system kept in two hypercores, read and
+// written exactly as hyperdrive 10 does, so a drive written by either
+// implementation is read (and extended) by the other.
+//
+// # Layout
+//
+// The metadata feed is a hypertrie (subtype "hyperdrive") mapping each
+// path to a Stat; the file bytes are in a second feed, the content feed,
+// and a file's Stat names its range of content blocks. Block 0 of the
+// metadata feed records the content feed's public key. Both feeds come
+// from a corestore: the metadata feed is the store's default feed (or the
+// feed of a given key), the content feed is derived from the name
+// hex(metadataKey)+"-content", so the same master key regains both secret
+// keys. Directories are implicit (any key below a path makes it one);
+// Mkdir writes an explicit entry. A drive can mount other drives at paths
+// (package mounts resolves them); reads and writes below a mountpoint go to
+// the mounted drive, its trie and its own content feed.
+//
+// # Concurrency
+//
+// A Drive is safe for concurrent use. Writes of file content to one
+// content feed are serialized (a file's blocks must be contiguous): a
+// streaming Writer holds its content feed from its first full block until
+// Close, and small files take it only on Close.
+//
+// # Errors
+//
+// Every error names its path (*PathError) and wraps one of the sentinels
+// (ErrNotFound, ErrExist, ErrNotDir, ...) where one applies.
+package hyperdrive
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hyperfs/hyperfs/corestore"
+	"github.com/hyperfs/hyperfs/hypercore"
+	"github.com/hyperfs/hyperfs/hypertrie"
+	"github.com/hyperfs/hyperfs/mounts"
+)
+
+// Subtype is the header subtype of a drive's metadata trie.
+const Subtype = "hyperdrive"
+
+// Options configure Open.
+type Options struct {
+	// Key opens the drive with this metadata key; nil opens the store's
+	// default drive (created on first use, writable).
+	Key ed25519.PublicKey
+	// Sparse downloads only what is read (the reference's default) when
+	// the drive is replicated; otherwise every block is fetched.
+	Sparse bool
+	// Version opens a read-only checkout at this metadata version; 0 is
+	// the latest.
+	Version uint64
+	// Now is the clock for the times of new entries; nil is time.Now.
+	Now func() time.Time
+}
+
+// Drive is an open hyperdrive, or a checkout of one.
+type Drive struct {
+	*tree
+	trie *hypertrie.Trie   // the root trie, or a checkout of it
+	ns   *mounts.Namespace // the root trie and everything mounted in it
+	// readOnly marks a checkout; owner a drive whose Close releases the
+	// tree (the one Open returned, even if it is a checkout).
+	readOnly, owner bool
+}
+
+// tree is the state a drive shares with its checkouts: the feeds opened
+// for it and its mounts, and the content feeds by metadata key.
+type tree struct {
+	store   *corestore.Store
+	sparse  bool
+	meta    *hypercore.Feed
+	created time.Time // when opened: the root directory's times
+	now     func() time.Time
+
+	mu       sync.Mutex
+	contents map[string]*content        // guarded by mu: by hex metadata key
+	opened   []*corestore.Core          // guarded by mu: handles to close on Close
+	tries    map[string]*hypertrie.Trie // guarded by mu: by hex metadata key
+	closed   bool                       // guarded by mu
+}
+
+// content is a drive's content feed with the lock that keeps each file's
+// blocks contiguous.
+type content struct {
+	feed *hypercore.Feed
+	lock chan struct{} // one token: held while a file's blocks are appended
+}
+
+func newContent(f *hypercore.Feed) *content {
+	c := &content{feed: f, lock: make(chan struct{}, 1)}
+	c.lock <- struct{}{}
+	return c
+}
+
+// acquire takes the content lock, giving up when ctx ends.
+func (c *content) acquire(ctx context.Context) error {
+	select {
+	case <-c.lock:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *content) release() { c.lock <- struct{}{} }
+
+// Open opens the drive described by opts from store: its default drive
+// (created on first use) or the drive of opts.Key.
+func Open(ctx context.Context, store *corestore.Store, opts Options) (*Drive, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	t := &tree{store: store, sparse: opts.Sparse, now: opts.Now, created: opts.Now(), contents: map[string]*content{}, tries: map[string]*hypertrie.Trie{}}
+	o := corestore.GetOptions{Name: store.Name(), Sparse: opts.Sparse}
+	if opts.Key != nil {
+		o = corestore.GetOptions{Key: opts.Key, Sparse: opts.Sparse}
+	}
+	meta, err := store.Get(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("opening drive metadata feed: %w", err)
+	}
+	t.meta = meta.Feed
+	t.opened = append(t.opened, meta)
+	trie, err := t.openTrie(ctx, meta.Feed)
+	if err != nil {
+		t.close()
+		return nil, err
+	}
+	d := &Drive{tree: t, trie: trie, owner: true}
+	d.ns = mounts.New(trie, mounts.OpenerFunc(t.openMounted), mounts.Options{})
+	if opts.Version != 0 {
+		d = d.checkout(opts.Version)
+		d.owner = true
+	}
+	return d, nil
+}
+
+// openTrie opens the trie in a metadata feed. An empty writable feed is
+// initialized as the reference does: the content feed is derived from the
+// name hex(metadataKey)+"-content" and its key recorded in the header.
+func (t *tree) openTrie(ctx context.Context, meta *hypercore.Feed) (*hypertrie.Trie, error) {
+	id := hex.EncodeToString(meta.Key())
+	var topts hypertrie.Options
+	if meta.Writable() && meta.Length() == 0 {
+		cf, err := t.store.Get(ctx, corestore.GetOptions{Name: id + "-content", Sparse: t.sparse})
+		if err != nil {
+			return nil, fmt.Errorf("creating content feed of drive %s: %w", id, err)
+		}
+		t.mu.Lock()
+		t.opened = append(t.opened, cf)
+		t.contents[id] = newContent(cf.Feed)
+		t.mu.Unlock()
+		topts = hypertrie.Options{Subtype: Subtype, Metadata: cf.Key()}
+	}
+	trie, err := hypertrie.New(meta, topts)
+	if err != nil {
+		return nil, fmt.Errorf("opening drive %s: %w", id, err)
+	}
+	t.mu.Lock()
+	t.tries[id] = trie
+	t.mu.Unlock()
+	return trie, nil
+}
+
+// openMounted opens the metadata trie of a mounted drive through the store.
+func (t *tree) openMounted(ctx context.Context, key ed25519.PublicKey) (*hypertrie.Trie, error) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil, errors.New("drive is closed")
+	}
+	if trie, ok := t.tries[hex.EncodeToString(key)]; ok {
+		t.mu.Unlock()
+		return trie, nil
+	}
+	t.mu.Unlock()
+	meta, err := t.store.Get(ctx, corestore.GetOptions{Key: key, Sparse: t.sparse})
+	if err != nil {
+		return nil, fmt.Errorf("opening mounted drive %x: %w", key, err)
+	}
+	t.mu.Lock()
+	t.opened = append(t.opened, meta)
+	t.mu.Unlock()
+	return t.openTrie(ctx, meta.Feed)
+}
+
+// contentOf returns the content feed of the drive whose metadata trie is
+// trie, opening it from the key in the trie's header on first use.
+func (t *tree) contentOf(ctx context.Context, trie *hypertrie.Trie) (*content, error) {
+	id := hex.EncodeToString(trie.Key())
+	t.mu.Lock()
+	c, ok := t.contents[id]
+	t.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	h, err := trie.Header(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading content key of drive %s: %w", id, err)
+	}
+	if len(h.Metadata) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("drive %s records a content key of %d bytes: %w", id, len(h.Metadata), ErrCorrupt)
+	}
+	cf, err := t.store.Get(ctx, corestore.GetOptions{Key: h.Metadata, Sparse: t.sparse})
+	if err != nil {
+		return nil, fmt.Errorf("opening content feed of drive %s: %w", id, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.contents[id]; ok { // opened meanwhile
+		t.opened = append(t.opened, cf) // released once more on Close
+		return c, nil
+	}
+	c = newContent(cf.Feed)
+	t.contents[id] = c
+	t.opened = append(t.opened, cf)
+	return c, nil
+}
+
+// Key is the drive's public key (its metadata feed's).
+func (d *Drive) Key() ed25519.PublicKey { return d.meta.Key() }
+
+// DiscoveryKey is the metadata feed's discovery key.
+func (d *Drive) DiscoveryKey() [32]byte { return d.meta.DiscoveryKey() }
+
+// Writable reports whether the drive can be written (not a checkout, and
+// the metadata secret key is known).
+func (d *Drive) Writable() bool { return !d.readOnly && d.meta.Writable() }
+
+// Version is the metadata feed length the drive reads (fixed for a
+// checkout).
+func (d *Drive) Version() uint64 { return d.trie.Version() }
+
+// Metadata returns the metadata feed.
+func (d *Drive) Metadata() *hypercore.Feed { return d.meta }
+
+// Content returns the drive's own content feed.
+func (d *Drive) Content(ctx context.Context) (*hypercore.Feed, error) {
+	c, err := d.contentOf(ctx, d.trie)
+	if err != nil {
+		return nil, err
+	}
+	return c.feed, nil
+}
+
+// Trie returns the drive's metadata trie (a checkout for a checkout).
+func (d *Drive) Trie() *hypertrie.Trie { return d.trie }
+
+// Checkout returns a read-only view of the drive at a metadata version
+// (a feed length). Mounted drives are read at their latest version unless
+// their mount pins one. Closing it closes nothing.
+func (d *Drive) Checkout(version uint64) (*Drive, error) {
+	if version > d.meta.Length() {
+		return nil, pathErr("checkout", "/", fmt.Errorf("version %d is past the drive's %d: %w", version, d.meta.Length(), ErrNotFound))
+	}
+	return d.checkout(version), nil
+}
+
+func (d *Drive) checkout(version uint64) *Drive {
+	trie := d.ns.Root().Checkout(version)
+	return &Drive{tree: d.tree, trie: trie, ns: d.ns.WithRoot(trie), readOnly: true}
+}
+
+// Close releases the feeds the drive opened (its own and its mounts').
+func (d *Drive) Close() error {
+	if !d.owner {
+		return nil
+	}
+	return d.close()
+}
+
+func (t *tree) close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	opened := t.opened
+	t.opened = nil
+	t.mu.Unlock()
+	var first error
+	for _, f := range opened {
+		if err := f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}

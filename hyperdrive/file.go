@@ -1,0 +1,285 @@
+package hyperdrive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hyperfs/hyperfs/corestore"
+	"github.com/hyperfs/hyperfs/hypercore"
+)
+
+// File reads one file's bytes from its content feed: the blocks
+// [Offset, Offset+Blocks) starting at byte ByteOffset, Size bytes long.
+// A read locates its first block with the feed's Seek (its tree nodes) and
+// reads only the blocks it covers; the last block read is kept, so small
+// sequential reads cost one block read per block. File implements
+// io.ReaderAt, io.ReadSeeker and io.Closer; ReadAt and Read are safe for
+// concurrent use.
+type File struct {
+	path string
+	stat *Stat
+	feed *hypercore.Feed
+
+	mu       sync.Mutex
+	pos      int64  // guarded by mu: position for Read and Seek
+	blk      uint64 // guarded by mu: index of the block in data
+	blkStart uint64 // guarded by mu: its first byte in the feed
+	data     []byte // guarded by mu: last block read, nil if none
+	closed   bool   // guarded by mu
+}
+
+// OpenFile opens the file at p (following symlinks) for reading.
+func (d *Drive) OpenFile(ctx context.Context, p string) (*File, error) {
+	cp, err := cleanPath(p)
+	if err != nil {
+		return nil, pathErr("open", p, err)
+	}
+	f, err := d.openFile(ctx, cp)
+	if err != nil {
+		return nil, pathErr("open", cp, err)
+	}
+	return f, nil
+}
+
+func (d *Drive) openFile(ctx context.Context, p string) (*File, error) {
+	fd, err := d.resolve(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	st := fd.stat
+	var feed *hypercore.Feed
+	switch {
+	case st.Mount != nil && st.Mount.Hypercore:
+		// A core mounted as a file: the whole core is the file.
+		if feed, err = d.openCore(ctx, st.Mount.Key); err != nil {
+			return nil, err
+		}
+		st = st.Clone()
+		st.Offset, st.ByteOffset, st.Blocks, st.Size = 0, 0, feed.Length(), feed.ByteLength()
+	case st.IsDir():
+		return nil, ErrIsDir
+	default:
+		c, err := d.contentOf(ctx, fd.entry.Trie)
+		if err != nil {
+			return nil, err
+		}
+		feed = c.feed
+	}
+	if err := checkRange(st, feed); err != nil {
+		return nil, err
+	}
+	return &File{path: fd.path, stat: st, feed: feed}, nil
+}
+
+// checkRange refuses a Stat whose bytes or blocks lie outside the feed
+// (which also bounds what ReadFile allocates).
+func checkRange(st *Stat, feed *hypercore.Feed) error {
+	if st.Size == 0 {
+		return nil
+	}
+	if st.ByteOffset > feed.ByteLength() || st.Size > feed.ByteLength()-st.ByteOffset ||
+		st.Offset > feed.Length() || st.Blocks > feed.Length()-st.Offset {
+		return fmt.Errorf("content bytes [%d, +%d) blocks [%d, +%d) outside a content feed of %d bytes in %d blocks: %w",
+			st.ByteOffset, st.Size, st.Offset, st.Blocks, feed.ByteLength(), feed.Length(), ErrCorrupt)
+	}
+	return nil
+}
+
+// openCore opens a core mounted as a file.
+func (d *Drive) openCore(ctx context.Context, key []byte) (*hypercore.Feed, error) {
+	c, err := d.store.Get(ctx, corestore.GetOptions{Key: key, Sparse: d.sparse})
+	if err != nil {
+		return nil, fmt.Errorf("opening mounted core %x: %w", key, err)
+	}
+	d.mu.Lock()
+	d.opened = append(d.opened, c)
+	d.mu.Unlock()
+	return c.Feed, nil
+}
+
+// Stat returns the file's Stat.
+func (f *File) Stat() *Stat { return f.stat }
+
+// Size is the file's length.
+func (f *File) Size() int64 { return int64(f.stat.Size) }
+
+// Name is the file's path in the drive.
+func (f *File) Name() string { return f.path }
+
+// Close ends reads of the file.
+func (f *File) Close() error {
+	f.mu.Lock()
+	f.closed = true
+	f.data = nil
+	f.mu.Unlock()
+	return nil
+}
+
+// Read reads from the current position.
+func (f *File) Read(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.readAtLocked(context.Background(), p, f.pos)
+	f.pos += int64(n)
+	return n, err
+}
+
+// Seek sets the position for Read.
+func (f *File) Seek(offset int64, whence int) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += f.pos
+	case io.SeekEnd:
+		offset += f.Size()
+	default:
+		return 0, &PathError{Op: "seek", Path: f.path, Err: fmt.Errorf("whence %d: %w", whence, ErrInvalidPath)}
+	}
+	if offset < 0 {
+		return 0, &PathError{Op: "seek", Path: f.path, Err: errors.New("negative position")}
+	}
+	f.pos = offset
+	return offset, nil
+}
+
+// ReadAt reads len(p) bytes at off; it waits for missing blocks without
+// a deadline (use ReadAtContext to bound it).
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	return f.ReadAtContext(context.Background(), p, off)
+}
+
+// ReadAtContext is ReadAt that gives up when ctx ends.
+func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.readAtLocked(ctx, p, off)
+}
+
+func (f *File) readAtLocked(ctx context.Context, p []byte, off int64) (int, error) {
+	if f.closed {
+		return 0, &PathError{Op: "read", Path: f.path, Err: hypercore.ErrClosed}
+	}
+	if off < 0 {
+		return 0, &PathError{Op: "read", Path: f.path, Err: errors.New("negative offset")}
+	}
+	size := f.stat.Size
+	if uint64(off) >= size {
+		return 0, io.EOF
+	}
+	want := p
+	if rest := size - uint64(off); uint64(len(want)) > rest {
+		want = want[:rest]
+	}
+	n := 0
+	for n < len(want) {
+		abs := f.stat.ByteOffset + uint64(off) + uint64(n)
+		if err := f.locateLocked(ctx, abs); err != nil {
+			return n, &PathError{Op: "read", Path: f.path, Err: err}
+		}
+		n += copy(want[n:], f.data[abs-f.blkStart:])
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// locateLocked loads the block holding feed byte abs into f.data.
+func (f *File) locateLocked(ctx context.Context, abs uint64) error {
+	if f.data != nil {
+		end := f.blkStart + uint64(len(f.data))
+		if abs >= f.blkStart && abs < end {
+			return nil
+		}
+		if abs == end { // the next block: no seek needed
+			return f.loadLocked(ctx, f.blk+1, end)
+		}
+	}
+	idx, rel, err := f.feed.Seek(abs)
+	if errors.Is(err, hypercore.ErrNotAvailable) {
+		return f.scanLocked(ctx, abs)
+	}
+	if err != nil {
+		return err
+	}
+	return f.loadLocked(ctx, idx, abs-rel)
+}
+
+// scanLocked finds abs by reading blocks from the file's first one, for a
+// sparse replica that lacks the tree nodes Seek needs.
+func (f *File) scanLocked(ctx context.Context, abs uint64) error {
+	blk, start := f.stat.Offset, f.stat.ByteOffset
+	if f.data != nil && f.blkStart <= abs {
+		blk, start = f.blk, f.blkStart
+	}
+	for {
+		if err := f.loadLocked(ctx, blk, start); err != nil {
+			return err
+		}
+		if abs < start+uint64(len(f.data)) {
+			return nil
+		}
+		blk, start = blk+1, start+uint64(len(f.data))
+	}
+}
+
+// loadLocked reads block idx, whose first byte is feed byte start.
+func (f *File) loadLocked(ctx context.Context, idx, start uint64) error {
+	if idx < f.stat.Offset || idx >= f.stat.Offset+f.stat.Blocks {
+		return fmt.Errorf("byte %d is in block %d, outside the file's blocks [%d, +%d): %w",
+			start, idx, f.stat.Offset, f.stat.Blocks, ErrCorrupt)
+	}
+	b, err := f.feed.Get(ctx, idx)
+	if err != nil {
+		return fmt.Errorf("content block %d: %w", idx, err)
+	}
+	f.blk, f.blkStart, f.data = idx, start, b
+	if len(b) == 0 {
+		f.data = nil // a zero-length block holds no byte: move on
+		return f.loadLocked(ctx, idx+1, start)
+	}
+	return nil
+}
+
+// ReadFile returns the contents of the file at p (following symlinks).
+func (d *Drive) ReadFile(ctx context.Context, p string) ([]byte, error) {
+	cp, err := cleanPath(p)
+	if err != nil {
+		return nil, pathErr("read", p, err)
+	}
+	f, err := d.openFile(ctx, cp)
+	if err != nil {
+		return nil, pathErr("read", cp, err)
+	}
+	b, err := f.readAll(ctx)
+	if err != nil {
+		return nil, pathErr("read", cp, err)
+	}
+	return b, nil
+}
+
+// readAll reads the file's blocks in runs, without seeking: a file's first
+// block starts at its ByteOffset.
+func (f *File) readAll(ctx context.Context) ([]byte, error) {
+	st := f.stat
+	out := make([]byte, 0, st.Size)
+	const run = 64 // blocks per batch read
+	for i := st.Offset; i < st.Offset+st.Blocks && uint64(len(out)) < st.Size; i += run {
+		bs, err := f.feed.GetBatch(ctx, i, min(i+run, st.Offset+st.Blocks))
+		if err != nil {
+			return nil, fmt.Errorf("content blocks from %d: %w", i, err)
+		}
+		for _, b := range bs {
+			out = append(out, b[:min(uint64(len(b)), st.Size-uint64(len(out)))]...)
+		}
+	}
+	if uint64(len(out)) < st.Size {
+		return nil, fmt.Errorf("%d blocks hold %d of %d bytes: %w", st.Blocks, len(out), st.Size, ErrCorrupt)
+	}
+	return out, nil
+}
