@@ -1,0 +1,241 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"syscall"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Lookup finds name in the directory n.
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	dir, ok := n.path()
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	p := childPath(dir, name)
+	a, err := n.ms.backend.Lstat(ctx, p)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	return n.newChild(ctx, p, a, out), 0
+}
+
+// OpendirHandle lists the directory once, at open: the listing carries
+// every entry's attributes, so READDIRPLUS needs no further backend calls.
+func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	dir, ok := n.path()
+	if !ok {
+		return nil, 0, syscall.ENOENT
+	}
+	entries, err := n.ms.backend.Readdir(ctx, dir)
+	if err != nil {
+		return nil, 0, toErrno(err)
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
+	return &dirHandle{n: n, dir: dir, entries: entries}, 0, 0
+}
+
+// Mkdir creates a directory.
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return n.create(ctx, name, out, func(p string) error {
+		return n.ms.backend.Mkdir(ctx, p, mode&07777)
+	})
+}
+
+// Symlink creates a symlink to target.
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return n.create(ctx, name, out, func(p string) error {
+		return n.ms.backend.Symlink(ctx, target, p)
+	})
+}
+
+// Create creates an empty file, committed at once so other processes see
+// it, and opens it for writing.
+func (n *node) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	ctx = context.WithoutCancel(ctx)
+	in, errno := n.create(ctx, name, out, func(p string) error {
+		return n.ms.backend.WriteFile(ctx, p, mode&07777, bytes.NewReader(nil), 0)
+	})
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	child := in.Operations().(*node)
+	child.mu.Lock()
+	defer child.mu.Unlock()
+	if _, errno := child.stageLocked(ctx, true); errno != 0 {
+		return nil, nil, 0, errno
+	}
+	child.writers++
+	return in, &fileHandle{n: child, write: true}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// create runs mk for the path of name and returns the new child.
+func (n *node) create(ctx context.Context, name string, out *fuse.EntryOut, mk func(p string) error) (*fusefs.Inode, syscall.Errno) {
+	if n.ms.readOnly {
+		return nil, syscall.EROFS
+	}
+	dir, ok := n.path()
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	p := childPath(dir, name)
+	if err := mk(p); err != nil {
+		return nil, toErrno(err)
+	}
+	n.ms.noteOwnChange()
+	a, err := n.ms.backend.Lstat(ctx, p)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	return n.newChild(ctx, p, a, out), 0
+}
+
+// Unlink removes a file or symlink.
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
+	return n.remove(ctx, name, n.ms.backend.Unlink)
+}
+
+// Rmdir removes an empty directory.
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno {
+	return n.remove(ctx, name, n.ms.backend.Rmdir)
+}
+
+func (n *node) remove(ctx context.Context, name string, rm func(context.Context, string) error) syscall.Errno {
+	if n.ms.readOnly {
+		return syscall.EROFS
+	}
+	dir, ok := n.path()
+	if !ok {
+		return syscall.ENOENT
+	}
+	p := childPath(dir, name)
+	if err := rm(context.WithoutCancel(ctx), p); err != nil {
+		return toErrno(err)
+	}
+	n.ms.noteOwnChange()
+	n.ms.inos.remove(p)
+	return 0
+}
+
+// Rename moves name to newName in newParent, replacing a file or an empty
+// directory there (RENAME_NOREPLACE refuses to; RENAME_EXCHANGE is not
+// supported).
+func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if n.ms.readOnly {
+		return syscall.EROFS
+	}
+	const renameNoreplace, renameExchange = 1, 2
+	if flags&renameExchange != 0 {
+		return syscall.EINVAL
+	}
+	dir, ok := n.path()
+	np, ok2 := newParent.(*node)
+	if !ok || !ok2 {
+		return syscall.ENOENT
+	}
+	newDir, ok := np.path()
+	if !ok {
+		return syscall.ENOENT
+	}
+	from, to := childPath(dir, name), childPath(newDir, newName)
+	ctx = context.WithoutCancel(ctx)
+	src, err := n.ms.backend.Lstat(ctx, from)
+	if err != nil {
+		return toErrno(err)
+	}
+	if from == to {
+		return 0
+	}
+	if dst, err := n.ms.backend.Lstat(ctx, to); err == nil {
+		if flags&renameNoreplace != 0 {
+			return syscall.EEXIST
+		}
+		srcDir, dstDir := fileType(src) == syscall.S_IFDIR, fileType(dst) == syscall.S_IFDIR
+		switch {
+		case srcDir && !dstDir:
+			return syscall.ENOTDIR
+		case !srcDir && dstDir:
+			return syscall.EISDIR
+		case srcDir:
+			if err := n.ms.backend.Rmdir(ctx, to); err != nil {
+				return toErrno(err)
+			}
+		}
+	} else if errno := toErrno(err); errno != syscall.ENOENT {
+		return errno
+	}
+	// A file being written is committed first, so the move carries its
+	// latest content.
+	if child := n.GetChild(name); child != nil {
+		if errno := child.Operations().(*node).commit(ctx); errno != 0 {
+			return errno
+		}
+	}
+	if err := n.ms.backend.Rename(ctx, from, to); err != nil {
+		return toErrno(err)
+	}
+	n.ms.noteOwnChange()
+	n.ms.inos.rename(from, to)
+	return 0
+}
+
+// Link is refused: a drive has no hard links.
+func (n *node) Link(ctx context.Context, target fusefs.InodeEmbedder, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// dirHandle is an open directory: the listing taken at open, served by
+// offset so seekdir works (the offset of entry i is i+1).
+type dirHandle struct {
+	n       *node
+	dir     string
+	entries []DirEntry
+	idx     int // next entry to return, counting "." and ".." as 0 and 1
+}
+
+func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	i := d.idx
+	if i >= len(d.entries)+2 {
+		return nil, 0
+	}
+	d.idx++
+	de := &fuse.DirEntry{Mode: syscall.S_IFDIR, Off: uint64(i + 1)}
+	switch i {
+	case 0:
+		de.Name, de.Ino = ".", d.n.ino()
+	case 1:
+		de.Name, de.Ino = "..", 1
+		if _, parent := d.n.Parent(); parent != nil {
+			de.Ino = parent.StableAttr().Ino
+		}
+	default:
+		e := &d.entries[i-2]
+		de.Name = e.Name
+		de.Mode = fileType(&e.Attr)
+		de.Ino = d.n.ms.inos.get(childPath(d.dir, e.Name), de.Mode)
+	}
+	return de, 0
+}
+
+func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if off > uint64(len(d.entries)+2) {
+		return syscall.EINVAL
+	}
+	d.idx = int(off)
+	return 0
+}
+
+// Lookup serves READDIRPLUS from the listing's attributes.
+func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	i := d.idx - 3 // the entry Readdirent returned last
+	if i < 0 || i >= len(d.entries) || d.entries[i].Name != name {
+		return d.n.Lookup(ctx, name, out)
+	}
+	return d.n.newChild(ctx, childPath(d.dir, name), &d.entries[i].Attr, out), 0
+}
+
+func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) {}

@@ -1,0 +1,38 @@
+package fs_test
+
+import (
+	"sort"
+	"testing"
+
+	"github.com/hanwen/go-fuse/v2/posixtest"
+	hfs "github.com/hyperfs/hyperfs/fs"
+	"github.com/hyperfs/hyperfs/fs/memback"
+)
+
+// posixSkipped are the posixtest cases a drive cannot pass, and why.
+var posixSkipped = map[string]string{
+	"Link":             "a drive has no hard links: link(2) fails with EPERM",
+	"LinkUnlinkRename": "uses link(2); a drive has no hard links",
+	"Tmpfile":          "O_TMPFILE files have no name to commit to the drive",
+	"FcntlFlockLocksFile": "locks are the kernel's local POSIX locks, which never conflict " +
+		"within one process; the test expects per-descriptor (OFD) conflicts, which only a lock table " +
+		"in the daemon could give",
+}
+
+// TestPosix runs go-fuse's conformance suite against a writable mount.
+func TestPosix(t *testing.T) {
+	names := make([]string, 0, len(posixtest.All))
+	for name := range posixtest.All {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			if why, ok := posixSkipped[name]; ok {
+				t.Skip(why)
+			}
+			dir := testMount(t, memback.New(), hfs.Options{})
+			posixtest.All[name](t, dir)
+		})
+	}
+}

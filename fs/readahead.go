@@ -1,0 +1,256 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// reader serves reads of one open backend File. Bytes are fetched into
+// immutable chunks by goroutines, so a read can give up (EINTR when its
+// ctx is cancelled, EIO after Options.ReadTimeout) without leaving a
+// fetch writing into a buffer the kernel owns. Sequential readers get an
+// adaptive read-ahead window: it starts at 128 KiB, doubles with every
+// read that follows the last one, up to Options.ReadAhead, and collapses
+// on a seek; the next window is fetched while the current one is read.
+type reader struct {
+	ms   *mountState
+	ino  uint64
+	path string
+	f    File
+	size int64
+
+	mu     sync.Mutex
+	next   int64    // end of the last read; guarded by mu
+	window int64    // current read-ahead window, 0 for random reads; guarded by mu
+	chunks []*chunk // fetched or in flight, by offset; guarded by mu
+}
+
+// chunk is one fetch. data and err are set before done is closed.
+type chunk struct {
+	off, n int64
+	done   chan struct{}
+	data   []byte
+	err    error
+}
+
+// maxChunks bounds the chunks a reader keeps, and so its memory to about
+// maxChunks × Options.ReadAhead.
+const maxChunks = 4
+
+func newReader(ms *mountState, ino uint64, path string, f File) *reader {
+	return &reader{ms: ms, ino: ino, path: path, f: f, size: f.Size()}
+}
+
+func (r *reader) close() {
+	r.mu.Lock()
+	r.chunks = nil
+	r.mu.Unlock()
+	r.f.Close()
+}
+
+// read serves dest at off.
+func (r *reader) read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off >= r.size || len(dest) == 0 {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := min(off+int64(len(dest)), r.size)
+	pieces := r.plan(off, end)
+	if len(pieces) == 1 && pieces[0].off <= off {
+		c := pieces[0]
+		if errno := r.wait(ctx, c); errno != 0 {
+			return nil, errno
+		}
+		lo, hi := off-c.off, min(end-c.off, int64(len(c.data)))
+		if lo >= hi {
+			return fuse.ReadResultData(nil), 0
+		}
+		return fuse.ReadResultData(c.data[lo:hi]), 0
+	}
+	pos := off
+	for _, c := range pieces {
+		if errno := r.wait(ctx, c); errno != 0 {
+			return nil, errno
+		}
+		if pos < c.off || pos >= c.off+int64(len(c.data)) {
+			break // short data: the file ended early
+		}
+		m := copy(dest[pos-off:end-off], c.data[pos-c.off:])
+		pos += int64(m)
+		if pos >= end {
+			break
+		}
+	}
+	return fuse.ReadResultData(dest[:pos-off]), 0
+}
+
+// plan returns the chunks that cover [off, end) in order, starting the
+// fetches that are missing, and starts the read-ahead.
+func (r *reader) plan(off, end int64) []*chunk {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	limit := r.ms.opts.ReadAhead
+	sequential := limit > 0 && (off == 0 || (off >= r.next-2*ioSize && off <= r.next+r.window))
+	if sequential {
+		r.window = min(2*r.window, limit)
+		if r.window < minReadAhead {
+			r.window = min(minReadAhead, limit)
+		}
+	} else {
+		r.window = 0
+	}
+	r.next = end
+
+	// Drop chunks well behind the reader.
+	keep := r.chunks[:0]
+	for _, c := range r.chunks {
+		if c.off+c.n > off-2*ioSize {
+			keep = append(keep, c)
+		}
+	}
+	r.chunks = keep
+
+	var pieces []*chunk
+	pos := off
+	for pos < end {
+		c := r.findLocked(pos)
+		if c == nil {
+			gapEnd := end
+			if next := r.nextStartLocked(pos); next < gapEnd {
+				gapEnd = next
+			}
+			if r.window > 0 {
+				c = r.fetchLocked(pos, min(max2(gapEnd, pos+r.window), r.size)-pos, true)
+			} else {
+				c = r.fetchLocked(pos, gapEnd-pos, false)
+			}
+		}
+		pieces = append(pieces, c)
+		pos = c.off + c.n
+	}
+	if r.window > 0 {
+		last := end
+		for _, c := range r.chunks {
+			last = max2(last, c.off+c.n)
+		}
+		if last < r.size && last < end+r.window {
+			r.fetchLocked(last, min(r.window, r.size-last), true)
+		}
+	}
+	return pieces
+}
+
+func max2(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// findLocked returns the kept chunk holding pos.
+func (r *reader) findLocked(pos int64) *chunk {
+	for _, c := range r.chunks {
+		if c.off <= pos && pos < c.off+c.n {
+			return c
+		}
+	}
+	return nil
+}
+
+// nextStartLocked is the start of the first kept chunk after pos.
+func (r *reader) nextStartLocked(pos int64) int64 {
+	next := r.size
+	for _, c := range r.chunks {
+		if c.off > pos && c.off < next {
+			next = c.off
+		}
+	}
+	return next
+}
+
+// fetchLocked starts fetching [off, off+n); keep adds the chunk to
+// r.chunks for later reads.
+func (r *reader) fetchLocked(off, n int64, keep bool) *chunk {
+	c := &chunk{off: off, n: n, done: make(chan struct{})}
+	if keep {
+		if len(r.chunks) >= maxChunks {
+			r.chunks = r.chunks[1:]
+		}
+		r.chunks = append(r.chunks, c)
+	}
+	go r.fetch(c)
+	return c
+}
+
+func (r *reader) fetch(c *chunk) {
+	buf := make([]byte, c.n)
+	var m int
+	var err error
+	if cr, ok := r.f.(ContextReaderAt); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), r.ms.opts.ReadTimeout)
+		m, err = cr.ReadAtContext(ctx, buf, c.off)
+		cancel()
+	} else {
+		m, err = r.f.ReadAt(buf, c.off)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	c.data, c.err = buf[:m], err
+	if err != nil {
+		r.logReadError(c.off, err)
+		r.forget(c)
+	}
+	close(c.done)
+}
+
+// forget drops a failed chunk so the next read fetches again.
+func (r *reader) forget(c *chunk) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, k := range r.chunks {
+		if k == c {
+			r.chunks = append(r.chunks[:i], r.chunks[i+1:]...)
+			return
+		}
+	}
+}
+
+func (r *reader) logReadError(off int64, err error) {
+	var ie *IntegrityError
+	switch {
+	case errors.As(err, &ie):
+		r.ms.log.Warn("integrity check failed", "ino", r.ino, "path", r.path, "offset", off, "block", ie.Block, "err", err)
+	case errors.Is(err, ErrIntegrity):
+		r.ms.log.Warn("integrity check failed", "ino", r.ino, "path", r.path, "offset", off, "err", err)
+	default:
+		r.ms.log.Debug("read failed", "ino", r.ino, "path", r.path, "offset", off, "err", err)
+	}
+}
+
+// wait waits for c: EINTR if ctx is cancelled first, EIO after the read
+// timeout.
+func (r *reader) wait(ctx context.Context, c *chunk) syscall.Errno {
+	select {
+	case <-c.done:
+		return toErrno(c.err)
+	default:
+	}
+	t := time.NewTimer(r.ms.opts.ReadTimeout)
+	defer t.Stop()
+	select {
+	case <-c.done:
+		return toErrno(c.err)
+	case <-ctx.Done():
+		return syscall.EINTR
+	case <-t.C:
+		r.ms.log.Warn("read timed out", "ino", r.ino, "path", r.path, "offset", c.off, "size", c.n, "timeout", r.ms.opts.ReadTimeout)
+		r.forget(c)
+		return syscall.EIO
+	}
+}

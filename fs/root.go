@@ -1,0 +1,216 @@
+package fs
+
+import (
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultReadTimeout  = 60 * time.Second
+	DefaultCacheTimeout = time.Hour
+	DefaultReadAhead    = 8 << 20
+	minReadAhead        = 128 << 10
+	blockSize           = 4096
+	ioSize              = 1 << 20 // st_blksize, and the largest FUSE request
+)
+
+// mountState is what every node of one mount shares. Fields above mu are
+// written once, in newRoot.
+type mountState struct {
+	backend    Backend
+	opts       Options
+	log        *slog.Logger
+	uid, gid   uint32 // owner shown for entries that store none
+	stagingDir string
+	readOnly   bool
+	attrTTL    time.Duration
+
+	inos inoTable
+
+	// ownVersion is the backend version after this mount's last change,
+	// so the watcher can skip the events its own writes cause.
+	ownVersion atomic.Uint64
+}
+
+// newRoot returns the root node of a mount of b. The staging directory for
+// writes is created under opts.StagingDir.
+func newRoot(b Backend, opts Options) (*node, error) {
+	opts.setDefaults()
+	ms := &mountState{
+		backend:  b,
+		opts:     opts,
+		log:      opts.Logger,
+		readOnly: opts.ReadOnly || !b.Writable(),
+		attrTTL:  opts.CacheTimeout,
+	}
+	ms.uid, ms.gid = uint32(os.Getuid()), uint32(os.Getgid())
+	if opts.UID != nil {
+		ms.uid = *opts.UID
+	}
+	if opts.GID != nil {
+		ms.gid = *opts.GID
+	}
+	if !ms.readOnly {
+		dir, err := os.MkdirTemp(opts.StagingDir, "hyperfs-staging-")
+		if err != nil {
+			return nil, err
+		}
+		ms.stagingDir = dir
+	}
+	ms.inos.init()
+	ms.ownVersion.Store(b.Version())
+	return &node{ms: ms}, nil
+}
+
+// close removes the staging directory.
+func (ms *mountState) close() {
+	if ms.stagingDir != "" {
+		os.RemoveAll(ms.stagingDir)
+	}
+}
+
+// fillAttr converts a backend Attr for the kernel.
+func (ms *mountState) fillAttr(ino uint64, a *Attr, out *fuse.Attr) {
+	out.Ino = ino
+	out.Mode = a.Mode
+	if a.Mount {
+		out.Mode = syscall.S_IFDIR | a.Mode&07777
+		if a.Mode&07777 == 0 {
+			out.Mode |= 0755
+		}
+	}
+	out.Size = a.Size
+	out.Blocks = (a.Size + 511) / 512
+	out.Blksize = ioSize
+	out.Nlink = 1 // also for directories: "unknown", so find(1) does not count links
+	out.Owner.Uid, out.Owner.Gid = a.UID, a.GID
+	if a.UID == 0 && a.GID == 0 {
+		out.Owner.Uid, out.Owner.Gid = ms.uid, ms.gid
+	}
+	out.SetTimes(&a.Mtime, &a.Mtime, &a.Ctime)
+	if a.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+		out.Size = uint64(len(a.Linkname))
+	}
+}
+
+func (ms *mountState) setEntryOut(ino uint64, a *Attr, out *fuse.EntryOut) {
+	ms.fillAttr(ino, a, &out.Attr)
+	out.SetEntryTimeout(ms.attrTTL)
+	out.SetAttrTimeout(ms.attrTTL)
+}
+
+// fileType is the S_IF* type the kernel sees for a.
+func fileType(a *Attr) uint32 {
+	if a.Mount {
+		return syscall.S_IFDIR
+	}
+	return a.Mode & syscall.S_IFMT
+}
+
+// inoTable hands out inode numbers by path, so a path keeps its number for
+// the life of the mount even after the kernel forgets the inode; renames
+// carry numbers along.
+type inoTable struct {
+	mu   sync.Mutex
+	next uint64            // guarded by mu
+	m    map[string]inoRow // guarded by mu
+}
+
+type inoRow struct {
+	ino  uint64
+	mode uint32 // S_IF* type the number was handed out for
+}
+
+func (t *inoTable) init() {
+	t.m = map[string]inoRow{"/": {1, syscall.S_IFDIR}}
+	t.next = 2
+}
+
+// get returns the number of path, a new one if path is new or changed type.
+func (t *inoTable) get(path string, mode uint32) uint64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r, ok := t.m[path]; ok && r.mode == mode {
+		return r.ino
+	}
+	ino := t.next
+	t.next++
+	t.m[path] = inoRow{ino, mode}
+	return ino
+}
+
+// remove forgets path and everything below it.
+func (t *inoTable) remove(path string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.m, path)
+	prefix := path + "/"
+	for p := range t.m {
+		if strings.HasPrefix(p, prefix) {
+			delete(t.m, p)
+		}
+	}
+}
+
+// rename moves the numbers of from and everything below it to to.
+func (t *inoTable) rename(from, to string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	toPrefix := to + "/"
+	for p := range t.m {
+		if p == to || strings.HasPrefix(p, toPrefix) {
+			delete(t.m, p)
+		}
+	}
+	if r, ok := t.m[from]; ok {
+		delete(t.m, from)
+		t.m[to] = r
+	}
+	fromPrefix := from + "/"
+	for p, r := range t.m {
+		if strings.HasPrefix(p, fromPrefix) {
+			delete(t.m, p)
+			t.m[to+p[len(from):]] = r
+		}
+	}
+}
+
+// childPath joins a directory path and a name.
+func childPath(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// inodePath is the backend path of in, and false if in is no longer in the
+// tree (unlinked, or replaced by a rename).
+func inodePath(in *fusefs.Inode) (string, bool) {
+	var segs []string
+	for !in.IsRoot() {
+		name, parent := in.Parent()
+		if parent == nil {
+			return "", false
+		}
+		segs = append(segs, name)
+		in = parent
+	}
+	if len(segs) == 0 {
+		return "/", true
+	}
+	var b strings.Builder
+	for i := len(segs) - 1; i >= 0; i-- {
+		b.WriteByte('/')
+		b.WriteString(segs[i])
+	}
+	return b.String(), true
+}

@@ -1,0 +1,198 @@
+package fs
+
+import (
+	"context"
+	"io"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// stagedFile is the content of a file being written, kept in a file of
+// the staging directory: writes can land anywhere, and a multi-GB copy must
+// not sit in memory. The whole file is committed to the backend on flush,
+// fsync and the last release. Its fields are guarded by the owning node's
+// mu.
+type stagedFile struct {
+	f     *os.File
+	size  int64
+	dirty bool // changed since the last commit
+	mtime time.Time
+}
+
+// stageLocked gives n a staged copy of its content if it has none yet: a
+// copy of the backend file, or an empty file if empty is set. n.mu is held.
+func (n *node) stageLocked(ctx context.Context, empty bool) (*stagedFile, syscall.Errno) {
+	if n.staged != nil {
+		if empty && n.staged.size > 0 {
+			if err := n.staged.f.Truncate(0); err != nil {
+				return nil, toErrno(err)
+			}
+			n.staged.size = 0
+			n.staged.dirty = true
+			n.staged.mtime = time.Now()
+		}
+		return n.staged, 0
+	}
+	f, err := os.CreateTemp(n.ms.stagingDir, "staged-")
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	os.Remove(f.Name()) // the open descriptor is all we need
+	s := &stagedFile{f: f, mtime: n.attr.Mtime}
+	if empty {
+		s.dirty = n.attr.Size > 0
+		if s.dirty {
+			s.mtime = time.Now()
+		}
+	} else if p, ok := n.path(); ok && n.attr.Size > 0 {
+		src, err := n.ms.backend.OpenFile(ctx, p)
+		if err != nil {
+			f.Close()
+			return nil, toErrno(err)
+		}
+		m, err := io.Copy(f, io.NewSectionReader(src, 0, src.Size()))
+		src.Close()
+		if err != nil {
+			f.Close()
+			n.ms.log.Warn("staging a file for writing failed", "ino", n.ino(), "path", p, "err", err)
+			return nil, toErrno(err)
+		}
+		s.size = m
+	}
+	n.staged = s
+	return s, 0
+}
+
+// stagedWrite writes data at off into n's staged copy.
+func (n *node) stagedWrite(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s, errno := n.stageLocked(ctx, false)
+	if errno != 0 {
+		return 0, errno
+	}
+	m, err := s.f.WriteAt(data, off)
+	if end := off + int64(m); end > s.size {
+		s.size = end
+	}
+	if m > 0 {
+		s.dirty = true
+		s.mtime = time.Now()
+	}
+	if err != nil {
+		return uint32(m), toErrno(err)
+	}
+	return uint32(m), 0
+}
+
+// stagedRead reads n's staged copy; ok is false if there is none.
+func (n *node) stagedRead(dest []byte, off int64) (int, bool, syscall.Errno) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := n.staged
+	if s == nil {
+		return 0, false, 0
+	}
+	if off >= s.size {
+		return 0, true, 0
+	}
+	if rest := s.size - off; int64(len(dest)) > rest {
+		dest = dest[:rest]
+	}
+	m, err := s.f.ReadAt(dest, off)
+	if err != nil && err != io.EOF {
+		return m, true, toErrno(err)
+	}
+	return m, true, 0
+}
+
+// stagedTruncate sets the size of n's staged copy.
+func (n *node) stagedTruncate(ctx context.Context, size int64) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s, errno := n.stageLocked(ctx, size == 0)
+	if errno != 0 {
+		return errno
+	}
+	if s.size == size {
+		return 0
+	}
+	if err := s.f.Truncate(size); err != nil {
+		return toErrno(err)
+	}
+	s.size = size
+	s.dirty = true
+	s.mtime = time.Now()
+	return 0
+}
+
+// stagedAllocate is fallocate(2) on n's staged copy.
+func (n *node) stagedAllocate(ctx context.Context, off, size uint64, mode uint32) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s, errno := n.stageLocked(ctx, false)
+	if errno != 0 {
+		return errno
+	}
+	if err := unix.Fallocate(int(s.f.Fd()), mode, int64(off), int64(size)); err != nil {
+		return toErrno(err)
+	}
+	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 && int64(off+size) > s.size {
+		s.size = int64(off + size)
+		s.dirty = true
+		s.mtime = time.Now()
+	}
+	return 0
+}
+
+// commit writes n's staged copy, if changed, to the backend. A node that
+// left the tree is not committed: its content is gone with its name.
+func (n *node) commit(ctx context.Context) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.commitLocked(ctx)
+}
+
+func (n *node) commitLocked(ctx context.Context) syscall.Errno {
+	s := n.staged
+	if s == nil || !s.dirty {
+		return 0
+	}
+	p, ok := n.path()
+	if !ok {
+		s.dirty = false
+		return 0
+	}
+	ctx = context.WithoutCancel(ctx) // a signal must not lose a commit halfway
+	err := n.ms.backend.WriteFile(ctx, p, n.attr.Mode&07777, io.NewSectionReader(s.f, 0, s.size), s.size)
+	if err != nil {
+		n.ms.log.Warn("commit failed", "ino", n.ino(), "path", p, "size", s.size, "err", err)
+		return toErrno(err)
+	}
+	n.ms.noteOwnChange()
+	s.dirty = false
+	n.gen++
+	if a, err := n.ms.backend.Lstat(ctx, p); err == nil {
+		n.attr = *a
+		s.mtime = a.Mtime
+	}
+	return 0
+}
+
+// release drops a writer of n; the last one commits and removes the
+// staged copy.
+func (n *node) releaseWriter(ctx context.Context) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.writers--
+	if n.writers > 0 || n.staged == nil {
+		return 0
+	}
+	errno := n.commitLocked(ctx)
+	n.staged.f.Close()
+	n.staged = nil
+	return errno
+}
