@@ -423,42 +423,56 @@ func Decode(b []byte) (*Packet, error) {
 
 func trimDot(s string) string { return strings.TrimSuffix(s, ".") }
 
-// EncodeQuery encodes a query for the SRV record of name.
+// EncodeQuery encodes a query for the SRV record of name, as dns-packet
+// does (no name compression).
 func EncodeQuery(name string) ([]byte, error) {
 	n, err := dnsmessage.NewName(name + ".")
 	if err != nil {
 		return nil, err
 	}
-	m := dnsmessage.Message{Questions: []dnsmessage.Question{{Name: n, Type: dnsmessage.TypeSRV, Class: dnsmessage.ClassINET}}}
-	return m.Pack()
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{})
+	if err := b.StartQuestions(); err != nil {
+		return nil, err
+	}
+	if err := b.Question(dnsmessage.Question{Name: n, Type: dnsmessage.TypeSRV, Class: dnsmessage.ClassINET}); err != nil {
+		return nil, err
+	}
+	return b.Finish()
 }
 
 var zeroTarget = dnsmessage.MustNewName("0.0.0.0.")
 
-// EncodeResponse encodes an answer: SRV (target 0.0.0.0) and TXT id
-// records for rs, and, if referrer is not empty, an A record of that name
-// holding from.
+// EncodeResponse encodes an answer as @hyperswarm/discovery does through
+// dns-packet: SRV (target 0.0.0.0) and TXT id records for rs, and, if
+// referrer is not empty, an A record of that name holding from; no name
+// compression.
 func EncodeResponse(rs []Record, referrer string, from netip.Addr) ([]byte, error) {
-	m := dnsmessage.Message{Header: dnsmessage.Header{Response: true, Authoritative: true}}
+	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{Response: true, Authoritative: true})
+	if err := b.StartAnswers(); err != nil {
+		return nil, err
+	}
 	for _, r := range rs {
 		n, err := dnsmessage.NewName(r.Name + ".")
 		if err != nil {
 			return nil, err
 		}
 		h := dnsmessage.ResourceHeader{Name: n, Class: dnsmessage.ClassINET}
-		m.Answers = append(m.Answers,
-			dnsmessage.Resource{Header: h, Body: &dnsmessage.SRVResource{Target: zeroTarget, Port: r.Port}},
-			dnsmessage.Resource{Header: h, Body: &dnsmessage.TXTResource{TXT: []string{string(r.ID)}}})
+		if err := b.SRVResource(h, dnsmessage.SRVResource{Target: zeroTarget, Port: r.Port}); err != nil {
+			return nil, err
+		}
+		if err := b.TXTResource(h, dnsmessage.TXTResource{TXT: []string{string(r.ID)}}); err != nil {
+			return nil, err
+		}
 	}
 	if referrer != "" && from.Is4() {
 		n, err := dnsmessage.NewName(referrer + ".")
 		if err != nil {
 			return nil, err
 		}
-		m.Answers = append(m.Answers, dnsmessage.Resource{
-			Header: dnsmessage.ResourceHeader{Name: n, Class: dnsmessage.ClassINET},
-			Body:   &dnsmessage.AResource{A: from.As4()},
-		})
+		h := dnsmessage.ResourceHeader{Name: n, Class: dnsmessage.ClassINET}
+		if err := b.AResource(h, dnsmessage.AResource{A: from.As4()}); err != nil {
+			return nil, err
+		}
 	}
-	return m.Pack()
+	return b.Finish()
 }
