@@ -491,9 +491,9 @@ func (n *Node) onRequest(m *Message, from netip.AddrPort, update bool) {
 			n.log.Debug("dropped peers request", "from", from, "err", err)
 			return
 		}
-		value, err := n.onPeers(target, &in, from, update)
-		if err != nil {
-			n.respond(m, from, nil, n.closerNodes(target), err.Error())
+		value, errMsg := n.onPeers(target, &in, from, update)
+		if errMsg != "" {
+			n.respond(m, from, nil, n.closerNodes(target), errMsg)
 			return
 		}
 		n.respond(m, from, value, n.closerNodes(target), "")

@@ -3,7 +3,6 @@ package dht
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -102,10 +101,12 @@ func (n *Node) peersQuery(ctx context.Context, topic [IDLen]byte, o PeersOptions
 
 // onPeers serves the "peers" command: a query returns the announcers, an
 // update records or removes the sender.
-func (n *Node) onPeers(target [IDLen]byte, in *PeersInput, from netip.AddrPort, update bool) ([]byte, error) {
+// A non-empty errMsg is sent back as the response's error, in the
+// reference's words.
+func (n *Node) onPeers(target [IDLen]byte, in *PeersInput, from netip.AddrPort, update bool) (value []byte, errMsg string) {
 	port := uint16(in.GetPort())
 	if in.GetPort() > 65535 {
-		return nil, errors.New("Invalid port")
+		return nil, "Invalid port"
 	}
 	if port == 0 {
 		port = from.Port()
@@ -135,7 +136,7 @@ func (n *Node) onPeers(target [IDLen]byte, in *PeersInput, from netip.AddrPort, 
 		if b == nil {
 			b = []byte{}
 		}
-		return b, nil
+		return b, ""
 	}
 	if in.GetUnannounce() {
 		n.store.remove(remoteKey, remoteRecord)
@@ -150,7 +151,7 @@ func (n *Node) onPeers(target [IDLen]byte, in *PeersInput, from netip.AddrPort, 
 		}
 		n.log.Debug("announce", "topic", remoteKey, "from", from)
 	}
-	return nil, nil
+	return nil, ""
 }
 
 func joinRecords(rs []string) []byte {
