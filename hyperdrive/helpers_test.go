@@ -64,3 +64,13 @@ func wantErr(t testing.TB, err, target error, path string) {
 }
 
 func hiddenOpt() hypertrie.Option { return hypertrie.Hidden() }
+
+func openStoreAt(t testing.TB, dir string) *corestore.Store {
+	t.Helper()
+	s, err := corestore.Open(dir, corestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}

@@ -1,6 +1,7 @@
 package mounts
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -111,7 +112,7 @@ func (n *Namespace) Mount(ctx context.Context, p string, key []byte, opts hypert
 		return err
 	}
 	for _, l := range e.Chain {
-		if l.Key.Equal(key) && l.Version == opts.Version {
+		if bytes.Equal(l.Key, key) && l.Version == opts.Version {
 			return fmt.Errorf("mount %x at %q: %w", key, p, ErrMountCycle)
 		}
 	}

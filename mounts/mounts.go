@@ -25,6 +25,7 @@
 package mounts
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
@@ -228,7 +229,7 @@ func (n *Namespace) into(ctx context.Context, loc Location, rec *hypertrie.Mount
 	mp := strings.TrimSuffix(rec.LocalPath, "/")
 	link := Link{Key: rec.Key, Version: rec.Version}
 	for _, l := range loc.Chain {
-		if l.Key.Equal(link.Key) && l.Version == link.Version {
+		if bytes.Equal(l.Key, link.Key) && l.Version == link.Version {
 			return nil, fmt.Errorf("%q mounts %x, which it is inside: %w", loc.Path(mp), rec.Key, ErrMountCycle)
 		}
 	}
