@@ -5,6 +5,9 @@ import (
 	"errors"
 	iofs "io/fs"
 	"syscall"
+
+	"github.com/hyperfs/hyperfs/hypercore"
+	"github.com/hyperfs/hyperfs/hyperdrive"
 )
 
 // errnoTable maps Backend errors to the errno the kernel gets. It is the
@@ -13,6 +16,28 @@ var errnoTable = []struct {
 	err   error
 	errno syscall.Errno
 }{
+	// The drive's sentinels first: some wrap io/fs errors that would
+	// match a row below with the wrong errno (ErrReadOnly wraps
+	// ErrPermission).
+	{hyperdrive.ErrNotFound, syscall.ENOENT},
+	{hyperdrive.ErrExist, syscall.EEXIST},
+	{hyperdrive.ErrNotDir, syscall.ENOTDIR},
+	{hyperdrive.ErrIsDir, syscall.EISDIR},
+	{hyperdrive.ErrNotEmpty, syscall.ENOTEMPTY},
+	{hyperdrive.ErrReadOnly, syscall.EROFS},
+	{hyperdrive.ErrMountCycle, syscall.ELOOP},
+	{hyperdrive.ErrInvalidPath, syscall.EINVAL},
+	{hyperdrive.ErrNotLink, syscall.EINVAL},
+	{hyperdrive.ErrLoop, syscall.ELOOP},
+	{hyperdrive.ErrNotMount, syscall.EINVAL},
+	{hyperdrive.ErrIsMount, syscall.EBUSY},
+	{hyperdrive.ErrCrossDrive, syscall.EXDEV},
+	{hyperdrive.ErrCorrupt, syscall.EIO},
+	{hypercore.ErrBadProof, syscall.EIO},
+	{hypercore.ErrBadSignature, syscall.EIO},
+	{hypercore.ErrCorrupt, syscall.EIO},
+	{hypercore.ErrNotWritable, syscall.EROFS},
+
 	{ErrNotFound, syscall.ENOENT},
 	{iofs.ErrNotExist, syscall.ENOENT},
 	{ErrExist, syscall.EEXIST},
@@ -48,4 +73,15 @@ func toErrno(err error) syscall.Errno {
 		}
 	}
 	return syscall.EIO
+}
+
+// isIntegrity reports whether err is a verification failure: a block or
+// node that does not match its proof, signature or hash.
+func isIntegrity(err error) bool {
+	for _, e := range []error{ErrIntegrity, hypercore.ErrBadProof, hypercore.ErrBadSignature, hypercore.ErrCorrupt, hyperdrive.ErrCorrupt} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

@@ -10,8 +10,40 @@ import (
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 
+	"github.com/hyperfs/hyperfs/corestore"
 	hfs "github.com/hyperfs/hyperfs/fs"
+	"github.com/hyperfs/hyperfs/fs/memback"
+	"github.com/hyperfs/hyperfs/hyperdrive"
 )
+
+// backends are the Backends the mount tests run against, as rclone's
+// vfstest runs one suite per front end.
+var backends = []struct {
+	name string
+	new  func(t *testing.T) hfs.Backend
+}{
+	{"memback", func(t *testing.T) hfs.Backend { return memback.New() }},
+	{"hyperdrive", func(t *testing.T) hfs.Backend { return newDrive(t) }},
+}
+
+// newDrive is a writable hyperdrive in a fresh store.
+func newDrive(t *testing.T) *hfs.Drive {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := corestore.Open(dir, corestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := hyperdrive.Open(context.Background(), store, hyperdrive.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Close()
+		store.Close()
+	})
+	return hfs.NewDrive(d, dir)
+}
 
 // testNode is what node-level tests call on a node.
 type testNode interface {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/posixtest"
 	hfs "github.com/hyperfs/hyperfs/fs"
-	"github.com/hyperfs/hyperfs/fs/memback"
 )
 
 // posixSkipped are the posixtest cases a drive cannot pass, and why.
@@ -26,13 +25,17 @@ func TestPosix(t *testing.T) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
-			if why, ok := posixSkipped[name]; ok {
-				t.Skip(why)
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			for _, name := range names {
+				t.Run(name, func(t *testing.T) {
+					if why, ok := posixSkipped[name]; ok {
+						t.Skip(why)
+					}
+					dir := testMount(t, b.new(t), hfs.Options{})
+					posixtest.All[name](t, dir)
+				})
 			}
-			dir := testMount(t, memback.New(), hfs.Options{})
-			posixtest.All[name](t, dir)
 		})
 	}
 }

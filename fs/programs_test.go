@@ -15,7 +15,6 @@ import (
 	"time"
 
 	hfs "github.com/hyperfs/hyperfs/fs"
-	"github.com/hyperfs/hyperfs/fs/memback"
 )
 
 // pattern is deterministic file content that differs at every offset.
@@ -148,12 +147,18 @@ func sh(t *testing.T, script string) string {
 	return string(out)
 }
 
-// TestPrograms runs unmodified programs on a writable mount.
+// TestPrograms runs unmodified programs on writable mounts.
 func TestPrograms(t *testing.T) {
 	src := t.TempDir()
 	makeTree(t, src)
-	mnt := testMount(t, memback.New(), hfs.Options{})
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			testPrograms(t, src, testMount(t, b.new(t), hfs.Options{}))
+		})
+	}
+}
 
+func testPrograms(t *testing.T, src, mnt string) {
 	t.Run("cp", func(t *testing.T) {
 		sh(t, fmt.Sprintf("cp -a %s %s/cp", src, mnt))
 		sameTree(t, src, mnt+"/cp")
@@ -272,7 +277,14 @@ func TestLargeCopy(t *testing.T) {
 	if err := os.WriteFile(src, pattern(size+4321, 3), 0644); err != nil {
 		t.Fatal(err)
 	}
-	mnt := testMount(t, memback.New(), hfs.Options{})
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			testLargeCopy(t, src, size, testMount(t, b.new(t), hfs.Options{}))
+		})
+	}
+}
+
+func testLargeCopy(t *testing.T, src string, size int, mnt string) {
 	sh(t, fmt.Sprintf("cp %s %s/big && cp %s/big %s.back", src, mnt, mnt, src))
 	want := fileHash(t, src)
 	if got := fileHash(t, mnt+"/big"); got != want {

@@ -226,7 +226,7 @@ func (r *reader) logReadError(off int64, err error) {
 	switch {
 	case errors.As(err, &ie):
 		r.ms.log.Warn("integrity check failed", "ino", r.ino, "path", r.path, "offset", off, "block", ie.Block, "err", err)
-	case errors.Is(err, ErrIntegrity):
+	case isIntegrity(err):
 		r.ms.log.Warn("integrity check failed", "ino", r.ino, "path", r.path, "offset", off, "err", err)
 	default:
 		r.ms.log.Debug("read failed", "ino", r.ino, "path", r.path, "offset", off, "err", err)

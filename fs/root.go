@@ -98,6 +98,8 @@ func (ms *mountState) fillAttr(ino uint64, a *Attr, out *fuse.Attr) {
 	}
 	out.SetTimes(&a.Mtime, &a.Mtime, &a.Ctime)
 	if a.Mode&syscall.S_IFMT == syscall.S_IFLNK {
+		// Linux symlinks are always rwxrwxrwx, whatever a drive stored.
+		out.Mode = syscall.S_IFLNK | 0777
 		out.Size = uint64(len(a.Linkname))
 	}
 }

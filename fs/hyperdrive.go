@@ -1,0 +1,171 @@
+package fs
+
+import (
+	"context"
+	"io"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hyperfs/hyperfs/hyperdrive"
+)
+
+// Drive adapts a *hyperdrive.Drive to Backend. Paths and semantics are the
+// drive's own; errors pass through untranslated (errno.go knows the
+// drive's sentinels).
+type Drive struct {
+	D *hyperdrive.Drive
+	// StorageDir, if set, is where the drive's feeds are stored: statfs
+	// reports its free space as room for writes.
+	StorageDir string
+}
+
+var _ Backend = (*Drive)(nil)
+
+// NewDrive returns a Backend serving d.
+func NewDrive(d *hyperdrive.Drive, storageDir string) *Drive {
+	return &Drive{D: d, StorageDir: storageDir}
+}
+
+func attrOf(st *hyperdrive.Stat) *Attr {
+	a := &Attr{
+		Mode:     st.Mode,
+		UID:      st.UID,
+		GID:      st.GID,
+		Size:     st.Size,
+		Blocks:   st.Blocks,
+		Mtime:    st.Mtime,
+		Ctime:    st.Ctime,
+		Linkname: st.Linkname,
+		Mount:    st.Mount != nil,
+	}
+	for _, m := range st.Metadata {
+		if m.Value == nil {
+			continue // removed: the key stays in the Stat without a value
+		}
+		if a.Metadata == nil {
+			a.Metadata = map[string][]byte{}
+		}
+		a.Metadata[m.Key] = m.Value
+	}
+	return a
+}
+
+// Lstat implements Backend.
+func (b *Drive) Lstat(ctx context.Context, p string) (*Attr, error) {
+	st, err := b.D.Lstat(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return attrOf(st), nil
+}
+
+// Readdir implements Backend.
+func (b *Drive) Readdir(ctx context.Context, p string) ([]DirEntry, error) {
+	ents, err := b.D.Readdir(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DirEntry, len(ents))
+	for i, e := range ents {
+		out[i] = DirEntry{Name: e.Name, Attr: *attrOf(e.Stat)}
+	}
+	return out, nil
+}
+
+// OpenFile implements Backend; a *hyperdrive.File reads with a context.
+func (b *Drive) OpenFile(ctx context.Context, p string) (File, error) {
+	return b.D.OpenFile(ctx, p)
+}
+
+// WriteFile implements Backend: the content is streamed through a
+// hyperdrive Writer.
+func (b *Drive) WriteFile(ctx context.Context, p string, mode uint32, content io.Reader, size int64) error {
+	if mode == 0 {
+		mode = hyperdrive.ModeRegular // 0 would keep the old permissions
+	}
+	w, err := b.D.Create(ctx, p, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyBuffer(w, io.LimitReader(content, size), make([]byte, hyperdrive.WriteBlockSize)); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Close()
+}
+
+// Truncate implements Backend.
+func (b *Drive) Truncate(ctx context.Context, p string, size int64) error {
+	return b.D.Truncate(ctx, p, uint64(size))
+}
+
+// Mkdir implements Backend.
+func (b *Drive) Mkdir(ctx context.Context, p string, mode uint32) error {
+	return b.D.Mkdir(ctx, p, mode)
+}
+
+// Rmdir implements Backend.
+func (b *Drive) Rmdir(ctx context.Context, p string) error { return b.D.Rmdir(ctx, p) }
+
+// Unlink implements Backend.
+func (b *Drive) Unlink(ctx context.Context, p string) error { return b.D.Unlink(ctx, p) }
+
+// Rename implements Backend.
+func (b *Drive) Rename(ctx context.Context, from, to string) error {
+	return b.D.Rename(ctx, from, to)
+}
+
+// Symlink implements Backend.
+func (b *Drive) Symlink(ctx context.Context, target, p string) error {
+	return b.D.Symlink(ctx, target, p)
+}
+
+// Readlink implements Backend.
+func (b *Drive) Readlink(ctx context.Context, p string) (string, error) {
+	return b.D.Readlink(ctx, p)
+}
+
+// SetAttr implements Backend.
+func (b *Drive) SetAttr(ctx context.Context, p string, a SetAttr) error {
+	return b.D.SetAttr(ctx, p, hyperdrive.Attr{Mode: a.Mode, UID: a.UID, GID: a.GID, Mtime: a.Mtime, Atime: a.Atime})
+}
+
+// SetMetadata implements Backend.
+func (b *Drive) SetMetadata(ctx context.Context, p, key string, value []byte) error {
+	return b.D.SetMetadata(ctx, p, key, value)
+}
+
+// RemoveMetadata implements Backend. A key that is not set is ErrNoData,
+// as removexattr(2) wants.
+func (b *Drive) RemoveMetadata(ctx context.Context, p, key string) error {
+	st, err := b.D.Lstat(ctx, p)
+	if err != nil {
+		return err
+	}
+	if _, ok := attrOf(st).Metadata[key]; !ok {
+		return ErrNoData
+	}
+	return b.D.RemoveMetadata(ctx, p, key)
+}
+
+// Writable implements Backend.
+func (b *Drive) Writable() bool { return b.D.Writable() }
+
+// Usage implements Backend.
+func (b *Drive) Usage() Usage {
+	u := b.D.Usage()
+	out := Usage{ContentBytes: u.ContentBytes, ContentBlocks: u.ContentBlocks, MetadataBlocks: u.MetadataBlocks}
+	if b.StorageDir != "" && b.D.Writable() {
+		var st unix.Statfs_t
+		if unix.Statfs(b.StorageDir, &st) == nil {
+			out.FreeBytes = st.Bavail * uint64(st.Bsize)
+		}
+	}
+	return out
+}
+
+// Version implements Backend.
+func (b *Drive) Version() uint64 { return b.D.Version() }
+
+// Watch implements Backend.
+func (b *Drive) Watch(prefix string, fn func()) (stop func()) { return b.D.Watch(prefix, fn) }
