@@ -8,7 +8,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: dht.proto
+// source: discovery/dht/dht.proto
 
 package dht
 
@@ -60,11 +60,11 @@ func (x TYPE) String() string {
 }
 
 func (TYPE) Descriptor() protoreflect.EnumDescriptor {
-	return file_dht_proto_enumTypes[0].Descriptor()
+	return file_discovery_dht_dht_proto_enumTypes[0].Descriptor()
 }
 
 func (TYPE) Type() protoreflect.EnumType {
-	return &file_dht_proto_enumTypes[0]
+	return &file_discovery_dht_dht_proto_enumTypes[0]
 }
 
 func (x TYPE) Number() protoreflect.EnumNumber {
@@ -83,7 +83,7 @@ func (x *TYPE) UnmarshalJSON(b []byte) error {
 
 // Deprecated: Use TYPE.Descriptor instead.
 func (TYPE) EnumDescriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{0}
+	return file_discovery_dht_dht_proto_rawDescGZIP(), []int{0}
 }
 
 type Holepunch struct {
@@ -96,7 +96,7 @@ type Holepunch struct {
 
 func (x *Holepunch) Reset() {
 	*x = Holepunch{}
-	mi := &file_dht_proto_msgTypes[0]
+	mi := &file_discovery_dht_dht_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -108,7 +108,7 @@ func (x *Holepunch) String() string {
 func (*Holepunch) ProtoMessage() {}
 
 func (x *Holepunch) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[0]
+	mi := &file_discovery_dht_dht_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -121,7 +121,7 @@ func (x *Holepunch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Holepunch.ProtoReflect.Descriptor instead.
 func (*Holepunch) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{0}
+	return file_discovery_dht_dht_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *Holepunch) GetFrom() []byte {
@@ -160,7 +160,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_dht_proto_msgTypes[1]
+	mi := &file_discovery_dht_dht_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -172,7 +172,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[1]
+	mi := &file_discovery_dht_dht_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -185,7 +185,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{1}
+	return file_discovery_dht_dht_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Message) GetVersion() uint64 {
@@ -277,7 +277,7 @@ type PeersInput struct {
 
 func (x *PeersInput) Reset() {
 	*x = PeersInput{}
-	mi := &file_dht_proto_msgTypes[2]
+	mi := &file_discovery_dht_dht_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -289,7 +289,7 @@ func (x *PeersInput) String() string {
 func (*PeersInput) ProtoMessage() {}
 
 func (x *PeersInput) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[2]
+	mi := &file_discovery_dht_dht_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -302,7 +302,7 @@ func (x *PeersInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersInput.ProtoReflect.Descriptor instead.
 func (*PeersInput) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{2}
+	return file_discovery_dht_dht_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *PeersInput) GetPort() uint32 {
@@ -336,7 +336,7 @@ type PeersOutput struct {
 
 func (x *PeersOutput) Reset() {
 	*x = PeersOutput{}
-	mi := &file_dht_proto_msgTypes[3]
+	mi := &file_discovery_dht_dht_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -348,7 +348,7 @@ func (x *PeersOutput) String() string {
 func (*PeersOutput) ProtoMessage() {}
 
 func (x *PeersOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[3]
+	mi := &file_discovery_dht_dht_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -361,7 +361,7 @@ func (x *PeersOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeersOutput.ProtoReflect.Descriptor instead.
 func (*PeersOutput) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{3}
+	return file_discovery_dht_dht_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *PeersOutput) GetPeers() []byte {
@@ -391,7 +391,7 @@ type Mutable struct {
 
 func (x *Mutable) Reset() {
 	*x = Mutable{}
-	mi := &file_dht_proto_msgTypes[4]
+	mi := &file_discovery_dht_dht_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +403,7 @@ func (x *Mutable) String() string {
 func (*Mutable) ProtoMessage() {}
 
 func (x *Mutable) ProtoReflect() protoreflect.Message {
-	mi := &file_dht_proto_msgTypes[4]
+	mi := &file_discovery_dht_dht_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +416,7 @@ func (x *Mutable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mutable.ProtoReflect.Descriptor instead.
 func (*Mutable) Descriptor() ([]byte, []int) {
-	return file_dht_proto_rawDescGZIP(), []int{4}
+	return file_discovery_dht_dht_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Mutable) GetValue() []byte {
@@ -447,11 +447,11 @@ func (x *Mutable) GetSalt() []byte {
 	return nil
 }
 
-var File_dht_proto protoreflect.FileDescriptor
+var File_discovery_dht_dht_proto protoreflect.FileDescriptor
 
-const file_dht_proto_rawDesc = "" +
+const file_discovery_dht_dht_proto_rawDesc = "" +
 	"\n" +
-	"\tdht.proto\x12\vhyperfs.dht\"/\n" +
+	"\x17discovery/dht/dht.proto\x12\vhyperfs.dht\"/\n" +
 	"\tHolepunch\x12\x12\n" +
 	"\x04from\x18\x02 \x01(\fR\x04from\x12\x0e\n" +
 	"\x02to\x18\x03 \x01(\fR\x02to\"\xa4\x02\n" +
@@ -492,20 +492,20 @@ const file_dht_proto_rawDesc = "" +
 	"\bRESPONSE\x10\x03B*Z(github.com/hyperfs/hyperfs/discovery/dht"
 
 var (
-	file_dht_proto_rawDescOnce sync.Once
-	file_dht_proto_rawDescData []byte
+	file_discovery_dht_dht_proto_rawDescOnce sync.Once
+	file_discovery_dht_dht_proto_rawDescData []byte
 )
 
-func file_dht_proto_rawDescGZIP() []byte {
-	file_dht_proto_rawDescOnce.Do(func() {
-		file_dht_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)))
+func file_discovery_dht_dht_proto_rawDescGZIP() []byte {
+	file_discovery_dht_dht_proto_rawDescOnce.Do(func() {
+		file_discovery_dht_dht_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_discovery_dht_dht_proto_rawDesc), len(file_discovery_dht_dht_proto_rawDesc)))
 	})
-	return file_dht_proto_rawDescData
+	return file_discovery_dht_dht_proto_rawDescData
 }
 
-var file_dht_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
-var file_dht_proto_goTypes = []any{
+var file_discovery_dht_dht_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_discovery_dht_dht_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_discovery_dht_dht_proto_goTypes = []any{
 	(TYPE)(0),           // 0: hyperfs.dht.TYPE
 	(*Holepunch)(nil),   // 1: hyperfs.dht.Holepunch
 	(*Message)(nil),     // 2: hyperfs.dht.Message
@@ -513,7 +513,7 @@ var file_dht_proto_goTypes = []any{
 	(*PeersOutput)(nil), // 4: hyperfs.dht.PeersOutput
 	(*Mutable)(nil),     // 5: hyperfs.dht.Mutable
 }
-var file_dht_proto_depIdxs = []int32{
+var file_discovery_dht_dht_proto_depIdxs = []int32{
 	0, // 0: hyperfs.dht.Message.type:type_name -> hyperfs.dht.TYPE
 	1, // [1:1] is the sub-list for method output_type
 	1, // [1:1] is the sub-list for method input_type
@@ -522,27 +522,27 @@ var file_dht_proto_depIdxs = []int32{
 	0, // [0:1] is the sub-list for field type_name
 }
 
-func init() { file_dht_proto_init() }
-func file_dht_proto_init() {
-	if File_dht_proto != nil {
+func init() { file_discovery_dht_dht_proto_init() }
+func file_discovery_dht_dht_proto_init() {
+	if File_discovery_dht_dht_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dht_proto_rawDesc), len(file_dht_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_discovery_dht_dht_proto_rawDesc), len(file_discovery_dht_dht_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_dht_proto_goTypes,
-		DependencyIndexes: file_dht_proto_depIdxs,
-		EnumInfos:         file_dht_proto_enumTypes,
-		MessageInfos:      file_dht_proto_msgTypes,
+		GoTypes:           file_discovery_dht_dht_proto_goTypes,
+		DependencyIndexes: file_discovery_dht_dht_proto_depIdxs,
+		EnumInfos:         file_discovery_dht_dht_proto_enumTypes,
+		MessageInfos:      file_discovery_dht_dht_proto_msgTypes,
 	}.Build()
-	File_dht_proto = out.File
-	file_dht_proto_goTypes = nil
-	file_dht_proto_depIdxs = nil
+	File_discovery_dht_dht_proto = out.File
+	file_discovery_dht_dht_proto_goTypes = nil
+	file_discovery_dht_dht_proto_depIdxs = nil
 }

@@ -33,4 +33,4 @@
 // it does not know). Malformed datagrams are dropped with a debug log.
 package dht
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative dht.proto
+//go:generate protoc -I ../.. --go_out=../.. --go_opt=paths=source_relative discovery/dht/dht.proto
