@@ -31,8 +31,7 @@ type peerInfo struct {
 	retries  int
 	status   int
 	queued   bool
-	conn     *Conn  // the live client connection, if any
-	dedup    string // its key in the swarm's dedup map, if any
+	conn     *Conn // the live client connection, if any
 }
 
 func newPeerInfo(key string, p Peer) *peerInfo {

@@ -132,14 +132,13 @@ type Swarm struct {
 	topics map[[32]byte]*topic // joined topics
 
 	// Owned by the loop goroutine:
-	infos    map[string]*peerInfo
-	queue    peerQueue
-	dedup    map[string]*Conn
-	unban    map[*Conn]*peerInfo // survivor → duplicate peer banned while it lives
-	peers    int                 // open connections, both ways, and dials in flight
-	clients  int                 // dials in flight and dialled connections
-	servers  int                 // received connections
-	flushers []chan struct{}
+	infos   map[string]*peerInfo
+	queue   peerQueue
+	dedup   map[string]*Conn
+	unban   map[*Conn]*peerInfo // survivor → duplicate peer banned while it lives
+	peers   int                 // open connections, both ways, and dials in flight
+	clients int                 // dials in flight and dialled connections
+	servers int                 // received connections
 }
 
 type topic struct {

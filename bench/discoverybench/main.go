@@ -180,7 +180,7 @@ func round(ctx context.Context, boot string, goAnnounces bool) (js, gt time.Dura
 	s.Join(topic, discovery.JoinOptions{Lookup: true})
 	c, err := s.Accept(cctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("Go looker: %w", err)
+		return 0, 0, fmt.Errorf("hyperfs looker: %w", err)
 	}
 	gt = time.Since(t0)
 	c.Close()

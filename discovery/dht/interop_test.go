@@ -64,18 +64,6 @@ func (n *jsNode) do(t *testing.T, op string, topic [IDLen]byte, port int) jsEven
 	}
 }
 
-// waitEvent skips events until one named name.
-func (n *jsNode) waitEvent(t *testing.T, name string) jsEvent {
-	t.Helper()
-	for {
-		var ev jsEvent
-		n.p.Next(&ev)
-		if ev.Event == name {
-			return ev
-		}
-	}
-}
-
 func lookupAll(t *testing.T, n *Node, topic [IDLen]byte) []netip.AddrPort {
 	t.Helper()
 	var found []netip.AddrPort

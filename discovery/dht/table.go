@@ -3,7 +3,6 @@ package dht
 import (
 	"bytes"
 	"math/bits"
-	"net/netip"
 	"slices"
 	"time"
 )
@@ -87,19 +86,6 @@ func (t *table) remove(id [IDLen]byte) {
 			t.n--
 			return
 		}
-	}
-}
-
-// removeAddr removes every node at addr.
-func (t *table) removeAddr(addr netip.AddrPort) {
-	for i, b := range t.buckets {
-		t.buckets[i] = slices.DeleteFunc(b, func(e *entry) bool {
-			if e.Addr == addr {
-				t.n--
-				return true
-			}
-			return false
-		})
 	}
 }
 

@@ -333,11 +333,7 @@ func (s *Server) handle(b []byte, from netip.Addr) {
 		return
 	}
 	if !p.Response {
-		var names []string
-		for _, q := range p.Questions {
-			names = append(names, q)
-		}
-		s.answer(names, p.IDs, from)
+		s.answer(append([]string(nil), p.Questions...), p.IDs, from)
 		return
 	}
 	type hit struct {
