@@ -121,10 +121,15 @@ func Unmount(dir string) error {
 var ErrStaleMount = errors.New("mountpoint is not connected (stale FUSE mount)")
 
 // RecoverStale checks whether dir is a mountpoint left by a crashed daemon
-// (stat fails with ENOTCONN) and if so detaches it lazily, so dir can be
-// mounted again. It reports whether it did.
+// and if so detaches it lazily, so dir can be mounted again. It reports
+// whether it did. A dead mount answers ENOTCONN to statfs, which always
+// reaches the daemon (stat may be answered from the kernel's cache).
 func RecoverStale(dir string) (bool, error) {
-	_, err := os.Stat(dir)
+	var st syscall.Statfs_t
+	err := syscall.Statfs(dir, &st)
+	if err == nil {
+		_, err = os.Stat(dir)
+	}
 	if err == nil || !errors.Is(err, syscall.ENOTCONN) {
 		return false, nil
 	}
