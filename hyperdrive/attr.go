@@ -79,10 +79,12 @@ func (d *Drive) update(ctx context.Context, op, p string, fn func(*Stat)) error 
 	return nil
 }
 
-// Truncate sets the size of the file at p (following symlinks). Shrinking
-// only rewrites the Stat (readers stop at Size); growing appends zeros,
-// after copying the file to the end of the content feed unless it already
-// ends there. Unlike the reference, truncating to 0 empties the file.
+// Truncate sets the size of the file at p (following symlinks). A cut at
+// a block boundary only rewrites the Stat; otherwise what is kept is
+// copied to the end of the content feed (the reference's readers read all
+// of a file's blocks whatever its Size), and growing appends zeros after
+// it (no copy if the file already ends the feed). Unlike the reference,
+// truncating to 0 empties the file.
 func (d *Drive) Truncate(ctx context.Context, p string, size uint64) error {
 	cp, err := cleanPath(p)
 	if err != nil {
@@ -121,31 +123,38 @@ func (d *Drive) truncate(ctx context.Context, f *found, size uint64) error {
 	next := st.Clone()
 	next.Mtime, next.Ctime = d.now(), d.now()
 	if size < st.Size {
-		next.Size = size
-		next.Blocks = d.blocksFor(c, st, size)
-		return d.putStat(ctx, f, next)
+		if blocks, ok := d.blocksBefore(c, st, size); ok {
+			// The cut is at a block boundary: the Stat alone changes.
+			next.Size, next.Blocks = size, blocks
+			return d.putStat(ctx, f, next)
+		}
 	}
 	if err := c.acquire(ctx); err != nil {
 		return err
 	}
 	defer c.release()
-	if st.Offset+st.Blocks != c.feed.Length() || st.ByteOffset+st.Size != c.feed.ByteLength() {
-		// Not the last file in the feed: copy it to the end first.
+	if size < st.Size || st.Offset+st.Blocks != c.feed.Length() || st.ByteOffset+st.Size != c.feed.ByteLength() {
+		// Copy what is kept to the end of the feed: readers of the
+		// reference read every block of a file whatever its Size.
 		r := &File{path: f.path, stat: st, feed: c.feed}
 		data, err := r.readAll(ctx)
 		if err != nil {
 			return err
 		}
-		next.Offset, next.ByteOffset, next.Blocks = c.feed.Length(), c.feed.ByteLength(), 0
+		data = data[:min(size, st.Size)]
+		next.Offset, next.ByteOffset, next.Blocks, next.Size = c.feed.Length(), c.feed.ByteLength(), 0, 0
 		if len(data) > 0 {
-			if _, err := c.feed.Append(splitBlocks(data)...); err != nil {
+			blocks := splitBlocks(data)
+			if _, err := c.feed.Append(blocks...); err != nil {
 				return err
 			}
-			next.Blocks = uint64(len(splitBlocks(data)))
+			next.Blocks, next.Size = uint64(len(blocks)), uint64(len(data))
 		}
+		st = next
 	}
-	zeros := make([]byte, min(size-st.Size, WriteBlockSize))
-	for left := size - st.Size; left > 0; {
+	have := next.Size // bytes kept in place or copied
+	zeros := make([]byte, min(size-have, WriteBlockSize))
+	for left := size - have; size > have && left > 0; {
 		n := min(left, uint64(len(zeros)))
 		if _, err := c.feed.Append(zeros[:n]); err != nil {
 			return err
@@ -157,16 +166,17 @@ func (d *Drive) truncate(ctx context.Context, f *found, size uint64) error {
 	return d.putStat(ctx, f, next)
 }
 
-// blocksFor counts the blocks holding the first size bytes of a file.
-func (d *Drive) blocksFor(c *content, st *Stat, size uint64) uint64 {
+// blocksBefore returns the number of blocks holding exactly the first size
+// bytes of a file, false if byte size is inside a block.
+func (d *Drive) blocksBefore(c *content, st *Stat, size uint64) (uint64, bool) {
 	if size == 0 {
-		return 0
+		return 0, true
 	}
-	idx, _, err := c.feed.Seek(st.ByteOffset + size - 1)
-	if err != nil || idx < st.Offset || idx >= st.Offset+st.Blocks {
-		return st.Blocks // unknown here: readers are bounded by Size anyway
+	idx, rel, err := c.feed.Seek(st.ByteOffset + size)
+	if err != nil || rel != 0 || idx < st.Offset || idx > st.Offset+st.Blocks {
+		return 0, false
 	}
-	return idx - st.Offset + 1
+	return idx - st.Offset, true
 }
 
 // putStat re-puts an entry's Stat keeping its flags.
