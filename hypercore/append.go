@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hyperfs/hyperfs/hypercore/bitfield"
 	"github.com/hyperfs/hyperfs/hypercore/flat"
@@ -161,6 +162,7 @@ func hashLeaves(first uint64, blocks [][]byte, total int) []hcrypto.Node {
 
 // syncBitfieldLocked writes every bitfield page changed since the last sync.
 func (f *Feed) syncBitfieldLocked() error {
+	f.lastSync = time.Now()
 	for _, p := range f.bits.TakeDirty() {
 		if err := writeFull(f.bitfieldFile, p.Bytes, headerSize+int64(p.Index)*bitfield.PageSize); err != nil {
 			return err

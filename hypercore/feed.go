@@ -12,7 +12,9 @@
 // As in the reference, the data, tree nodes and signature of an append are
 // written first and the bitfield last; the feed's length on open is derived
 // from the tree bits of the bitfield, so anything written after the last
-// persisted bitfield page is ignored and later overwritten.
+// persisted bitfield page is ignored and later overwritten. Pages for blocks
+// downloaded from peers are written at most 100 ms later (and on Close):
+// a crash may lose those downloads, never an append or correctness.
 package hypercore
 
 import (
@@ -22,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/hyperfs/hyperfs/cache"
 	"github.com/hyperfs/hyperfs/hypercore/bitfield"
@@ -85,6 +88,8 @@ type Feed struct {
 	tree       *treeindex.TreeIndex // guarded by mu: view of bits' tree part
 	roots      []hcrypto.Node       // guarded by mu: merkle roots of length, writers only
 	closed     bool                 // guarded by mu
+	lastSync   time.Time            // guarded by mu: when bitfield pages were last written
+	syncTimer  *time.Timer          // guarded by mu: pending write of downloaded blocks' pages
 	waiting    map[uint64][]chan struct{}
 	listeners  map[int]func(Event)
 	nextListen int
@@ -367,6 +372,11 @@ func (f *Feed) Close() error {
 		return nil
 	}
 	f.closed = true
+	if f.syncTimer != nil {
+		f.syncTimer.Stop()
+		f.syncTimer = nil
+	}
+	syncErr := f.syncBitfieldLocked()
 	for i, ws := range f.waiting {
 		for _, w := range ws {
 			close(w)
@@ -374,7 +384,10 @@ func (f *Feed) Close() error {
 		delete(f.waiting, i)
 	}
 	f.mu.Unlock()
-	return f.closeFiles()
+	if err := f.closeFiles(); err != nil {
+		return err
+	}
+	return syncErr
 }
 
 func (f *Feed) closeFiles() error {

@@ -2,7 +2,10 @@ package hypercore
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/hyperfs/hyperfs/hypercore/flat"
 	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
@@ -236,10 +239,9 @@ func (f *Feed) verifyRootsLocked(i uint64, data []byte, top hcrypto.Node, rest [
 // writeLocked stores a verified block, its new nodes and (if signedLength >
 // 0) the signature, then the bits; bitfield pages go last.
 func (f *Feed) writeLocked(i uint64, data []byte, nodes []hcrypto.Node, sig []byte, signedLength uint64) error {
-	for _, n := range nodes {
-		if err := writeFull(f.treeFile, encodeNodeRecord(n), nodeOffset(n.Index)); err != nil {
-			return err
-		}
+	sorted := slices.SortedFunc(slices.Values(nodes), func(a, b hcrypto.Node) int { return cmp.Compare(a.Index, b.Index) })
+	if err := f.putNodes(sorted); err != nil {
+		return err
 	}
 	if len(data) > 0 {
 		offset, err := f.offsetOfWith(i, nodes)
@@ -266,13 +268,35 @@ func (f *Feed) writeLocked(i uint64, data []byte, nodes []hcrypto.Node, sig []by
 		f.bits.Set(i, true)
 		f.wakeLocked(i)
 	}
-	return f.syncBitfieldLocked()
+	return f.syncBitfieldSoonLocked()
 }
 
-func encodeNodeRecord(n hcrypto.Node) []byte {
-	b := make([]byte, nodeRecordSize)
-	encodeNode(b, n)
-	return b
+// replicaSyncDelay is how long the bitfield pages of downloaded blocks may
+// wait before they are written. Writing them after the data is what makes a
+// block count as stored, so a crash in between only loses the download, never
+// correctness; batching them spares a 3.5 KiB page write per block.
+const replicaSyncDelay = 100 * time.Millisecond
+
+// syncBitfieldSoonLocked writes the dirty bitfield pages now if the last
+// write is older than replicaSyncDelay, else schedules them.
+func (f *Feed) syncBitfieldSoonLocked() error {
+	if time.Since(f.lastSync) >= replicaSyncDelay {
+		return f.syncBitfieldLocked()
+	}
+	if f.syncTimer == nil {
+		f.syncTimer = time.AfterFunc(replicaSyncDelay, func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.syncTimer = nil
+			if f.closed {
+				return
+			}
+			if err := f.syncBitfieldLocked(); err != nil {
+				f.log.Warn("writing bitfield", "feed", f.store.Location(), "err", err)
+			}
+		})
+	}
+	return nil
 }
 
 // offsetOfWith is offsetOf, preferring nodes just received over storage.
