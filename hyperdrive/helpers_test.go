@@ -74,3 +74,7 @@ func openStoreAt(t testing.TB, dir string) *corestore.Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+func flagsOpt(f uint64) hypertrie.Option { return hypertrie.WithFlags(f) }
+
+func mountOpts(value []byte) hypertrie.MountOptions { return hypertrie.MountOptions{Value: value} }
