@@ -1,0 +1,441 @@
+// Command fusebench measures a hyperfs mount against a go-fuse loopback
+// mount of a local folder on this machine, in one run, and prints a table
+// of times, ratios and peak RSS.
+//
+//	go run ./bench/fusebench               # full sizes
+//	go run ./bench/fusebench -scale 0.1    # a tenth of every size
+//
+// Cases: a sequential read of a 256 MiB file (first read, then a re-read
+// from a fresh descriptor, which hyperfs serves from the page cache since a
+// version's content never changes), find and ls -lR over 10,000 files, and
+// an untar of 1,000 small files into the mount. The loopback mount has FUSE
+// passthrough off, so its daemon serves every read, as hyperfs's does.
+//
+// Every case runs in its own process (this binary re-run with -child), so
+// peak RSS is per case; the data is written by a separate setup process
+// first, and only the operation itself is timed. Mounts are fresh for each
+// case, so the kernel holds nothing of them yet.
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	fusefs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/hyperfs/hyperfs/cache"
+	"github.com/hyperfs/hyperfs/corestore"
+	hfs "github.com/hyperfs/hyperfs/fs"
+	"github.com/hyperfs/hyperfs/fs/memback"
+	"github.com/hyperfs/hyperfs/hyperdrive"
+)
+
+// result is what a child prints as JSON.
+type result struct {
+	Seconds  float64 `json:"seconds"`
+	Seconds2 float64 `json:"seconds2"` // the re-read, for read cases
+	Bytes    int64   `json:"bytes"`
+	PeakRSS  int64   `json:"peak_rss"`
+}
+
+func main() {
+	child := flag.String("child", "", "run one step in this process (internal): setup-read, setup-tree, read, find, ls, untar")
+	backend := flag.String("backend", "", "hyperdrive, memback or loopback, for -child")
+	dir := flag.String("dir", "", "working directory for -child")
+	scale := flag.Float64("scale", 1, "fraction of every size to run")
+	cacheMiB := flag.Int64("cache", 256, "cache budget of the drive in MiB")
+	flag.Parse()
+	sz := sizes(*scale)
+	if *child != "" {
+		res, err := runChild(*child, *backend, *dir, sz, *cacheMiB<<20)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fusebench:", err)
+			os.Exit(1)
+		}
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		res.PeakRSS = ru.Maxrss * 1024
+		json.NewEncoder(os.Stdout).Encode(res)
+		return
+	}
+	if err := drive(sz, *cacheMiB); err != nil {
+		fmt.Fprintln(os.Stderr, "fusebench:", err)
+		os.Exit(1)
+	}
+}
+
+type sizeSet struct {
+	file  int64 // bytes of the sequential-read file
+	tree  int   // files in the find/ls tree
+	small int   // files in the tarball
+}
+
+func sizes(scale float64) sizeSet {
+	return sizeSet{
+		file:  max(1<<20, int64(float64(256<<20)*scale)),
+		tree:  max(100, int(10000*scale)),
+		small: max(10, int(1000*scale)),
+	}
+}
+
+// drive runs every case on every backend and prints the table.
+func drive(sz sizeSet, cacheMiB int64) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "fusebench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	run := func(step, backend string) (result, error) {
+		r, err := spawn(self, "-child", step, "-backend", backend, "-dir", tmp,
+			"-scale", strconv.FormatFloat(float64(sz.file)/(256<<20), 'g', -1, 64),
+			"-cache", strconv.FormatInt(cacheMiB, 10))
+		if err != nil {
+			return r, fmt.Errorf("%s on %s: %w", step, backend, err)
+		}
+		fmt.Fprintf(os.Stderr, "done: %s on %s\n", step, backend)
+		return r, nil
+	}
+	for _, s := range []string{"setup-read", "setup-tree", "setup-tar"} {
+		if _, err := run(s, "hyperdrive"); err != nil {
+			return err
+		}
+	}
+
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "case\tbackend\tseconds\tMB/s or files/s\tvs loopback\tpeak RSS MiB\t\n")
+	type row struct {
+		name, step string
+		rate       func(result, bool) float64
+		unit       string
+	}
+	mbps := func(r result, second bool) float64 {
+		s := r.Seconds
+		if second {
+			s = r.Seconds2
+		}
+		return float64(r.Bytes) / (1 << 20) / s
+	}
+	perSec := func(n int) func(result, bool) float64 {
+		return func(r result, _ bool) float64 { return float64(n) / r.Seconds }
+	}
+	rows := []row{
+		{fmt.Sprintf("read %d MiB", sz.file>>20), "read", mbps, "MB/s"},
+		{fmt.Sprintf("find, %d files", sz.tree), "find", perSec(sz.tree), "files/s"},
+		{fmt.Sprintf("ls -lR, %d files", sz.tree), "ls", perSec(sz.tree), "files/s"},
+		{fmt.Sprintf("untar %d files", sz.small), "untar", perSec(sz.small), "files/s"},
+	}
+	for _, rw := range rows {
+		res := map[string]result{}
+		for _, b := range []string{"loopback", "hyperdrive", "memback"} {
+			r, err := run(rw.step, b)
+			if err != nil {
+				return err
+			}
+			res[b] = r
+		}
+		for _, b := range []string{"loopback", "hyperdrive", "memback"} {
+			r := res[b]
+			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.1f %s\t%.2f×\t%.0f\t\n", rw.name, b, r.Seconds,
+				rw.rate(r, false), rw.unit, res["loopback"].Seconds/r.Seconds, float64(r.PeakRSS)/(1<<20))
+			if rw.step == "read" {
+				fmt.Fprintf(tw, "%s, re-read\t%s\t%.3f\t%.1f %s\t%.2f×\t\t\n", rw.name, b, r.Seconds2,
+					rw.rate(r, true), rw.unit, res["loopback"].Seconds2/r.Seconds2)
+			}
+		}
+	}
+	tw.Flush()
+	fmt.Printf("\nvs loopback = loopback time / this time (higher is faster). Drive cache budget %d MiB.\n", cacheMiB)
+	fmt.Println("memback holds its content in memory: its RSS includes the data.")
+	return nil
+}
+
+// spawn runs one child and decodes its result.
+func spawn(prog string, args ...string) (result, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, prog, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	var r result
+	if err := json.Unmarshal(lines[len(lines)-1], &r); err != nil {
+		return result{}, fmt.Errorf("output %q: %w", stdout.String(), err)
+	}
+	return r, nil
+}
+
+// pattern is deterministic content.
+func pattern(n int64, seed byte) []byte {
+	b := make([]byte, n)
+	x := uint32(seed) + 1
+	for i := range b {
+		x = x*1664525 + 1013904223
+		b[i] = byte(x >> 24)
+	}
+	return b
+}
+
+// treeFile is the i-th file of the find/ls tree: 100 files per directory.
+func treeFile(i int) string { return fmt.Sprintf("d%03d/f%05d.txt", i/100, i) }
+
+func openDrive(storeDir string, cacheBytes int64) (*hfs.Drive, func(), error) {
+	ch, err := cache.New(cache.Options{MaxBytes: cacheBytes})
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := corestore.Open(storeDir, corestore.Options{Cache: ch})
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := hyperdrive.Open(context.Background(), store, hyperdrive.Options{})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return hfs.NewDrive(d, storeDir), func() { d.Close(); store.Close(); ch.Close() }, nil
+}
+
+// runChild runs one step; setup steps write the data every backend reads.
+func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (result, error) {
+	ctx := context.Background()
+	switch step {
+	case "setup-read":
+		data := pattern(sz.file, 1)
+		if err := os.MkdirAll(dir+"/read-local", 0755); err != nil {
+			return result{}, err
+		}
+		if err := os.WriteFile(dir+"/read-local/big", data, 0644); err != nil {
+			return result{}, err
+		}
+		d, done, err := openDrive(dir+"/read-store", cacheBytes)
+		if err != nil {
+			return result{}, err
+		}
+		defer done()
+		return result{}, d.WriteFile(ctx, "/big", 0644, bytes.NewReader(data), sz.file)
+	case "setup-tree":
+		d, done, err := openDrive(dir+"/tree-store", cacheBytes)
+		if err != nil {
+			return result{}, err
+		}
+		defer done()
+		for i := range sz.tree {
+			name := treeFile(i)
+			body := []byte(name + "\n")
+			p := filepath.Join(dir, "tree-local", name)
+			if err := os.MkdirAll(filepath.Dir(p), 0755); err != nil {
+				return result{}, err
+			}
+			if err := os.WriteFile(p, body, 0644); err != nil {
+				return result{}, err
+			}
+			if err := d.WriteFile(ctx, "/"+name, 0644, bytes.NewReader(body), int64(len(body))); err != nil {
+				return result{}, err
+			}
+		}
+		return result{}, nil
+	case "setup-tar":
+		f, err := os.Create(dir + "/small.tar")
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		tw := tar.NewWriter(f)
+		for i := range sz.small {
+			body := pattern(int64(1024+i%3072), byte(i))
+			hdr := &tar.Header{Name: fmt.Sprintf("d%02d/f%04d", i/100, i), Mode: 0644, Size: int64(len(body)), ModTime: time.Unix(1600000000, 0)}
+			if err := tw.WriteHeader(hdr); err != nil {
+				return result{}, err
+			}
+			tw.Write(body)
+		}
+		return result{}, tw.Close()
+	}
+
+	// Measured steps: mount the backend, run, unmount.
+	mnt, err := os.MkdirTemp(dir, "mnt-")
+	if err != nil {
+		return result{}, err
+	}
+	var local, store string
+	switch step {
+	case "read":
+		local, store = dir+"/read-local", dir+"/read-store"
+	case "find", "ls":
+		local, store = dir+"/tree-local", dir+"/tree-store"
+	case "untar":
+		local, err = os.MkdirTemp(dir, "untar-local-")
+		if err != nil {
+			return result{}, err
+		}
+		store = local + "-store"
+	}
+	server, cleanup, err := mount(backend, mnt, local, store, step, sz, cacheBytes)
+	if err != nil {
+		return result{}, err
+	}
+	defer func() {
+		server.Unmount()
+		server.Wait()
+		cleanup()
+	}()
+
+	var res result
+	start := time.Now()
+	switch step {
+	case "read":
+		n, err := readAll(mnt + "/big")
+		if err != nil {
+			return res, err
+		}
+		res.Seconds = time.Since(start).Seconds()
+		start = time.Now()
+		if _, err := readAll(mnt + "/big"); err != nil {
+			return res, err
+		}
+		res.Seconds2 = time.Since(start).Seconds()
+		res.Bytes = n
+		return res, nil
+	case "find":
+		err = shell("find " + mnt + " >/dev/null")
+	case "ls":
+		err = shell("ls -lR " + mnt + " >/dev/null")
+	case "untar":
+		err = shell("tar -xf " + dir + "/small.tar -C " + mnt)
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return res, err
+}
+
+func shell(script string) error {
+	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %v: %s", script, err, out)
+	}
+	return nil
+}
+
+// readAll reads p sequentially in 1 MiB reads, as cp and cat do.
+func readAll(p string) (int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, make([]byte, 1<<20))
+}
+
+// mount mounts one backend at mnt.
+func mount(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int64) (*fuse.Server, func(), error) {
+	ctx := context.Background()
+	switch backend {
+	case "loopback":
+		root, err := fusefs.NewLoopbackRoot(local)
+		if err != nil {
+			return nil, nil, err
+		}
+		sec := time.Second
+		server, err := fusefs.Mount(mnt, &noPassthrough{root.(*fusefs.LoopbackNode)}, &fusefs.Options{
+			MountOptions: fuse.MountOptions{MaxWrite: 1 << 20, MaxReadAhead: 1 << 20, FsName: "loopback"},
+			EntryTimeout: &sec, AttrTimeout: &sec,
+		})
+		return server, func() {}, err
+	case "hyperdrive":
+		d, done, err := openDrive(store, cacheBytes)
+		if err != nil {
+			return nil, nil, err
+		}
+		server, err := hfs.Mount(mnt, d, hfs.Options{StagingDir: filepath.Dir(mnt)})
+		if err != nil {
+			done()
+		}
+		return server, done, err
+	case "memback":
+		b := memback.New()
+		switch step {
+		case "read":
+			data, err := os.ReadFile(local + "/big")
+			if err != nil {
+				return nil, nil, err
+			}
+			b.WriteFile(ctx, "/big", 0644, bytes.NewReader(data), int64(len(data)))
+		case "find", "ls":
+			for i := range sz.tree {
+				body := []byte(treeFile(i) + "\n")
+				b.WriteFile(ctx, "/"+treeFile(i), 0644, bytes.NewReader(body), int64(len(body)))
+			}
+		}
+		server, err := hfs.Mount(mnt, b, hfs.Options{StagingDir: filepath.Dir(mnt)})
+		return server, func() {}, err
+	}
+	return nil, nil, fmt.Errorf("unknown backend %q", backend)
+}
+
+// noPassthrough is a loopback node whose files do not offer a passthrough
+// descriptor, so the daemon serves every read and write.
+type noPassthrough struct{ *fusefs.LoopbackNode }
+
+func (n *noPassthrough) WrapChild(ctx context.Context, ops fusefs.InodeEmbedder) fusefs.InodeEmbedder {
+	return &noPassthrough{ops.(*fusefs.LoopbackNode)}
+}
+
+func (n *noPassthrough) Open(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
+	fh, fl, errno := n.LoopbackNode.Open(ctx, flags)
+	if errno != 0 {
+		return nil, 0, errno
+	}
+	return plainFile{fh}, fl, 0
+}
+
+func (n *noPassthrough) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fusefs.Inode, fusefs.FileHandle, uint32, syscall.Errno) {
+	in, fh, fl, errno := n.LoopbackNode.Create(ctx, name, flags, mode, out)
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	return in, plainFile{fh}, fl, 0
+}
+
+// plainFile forwards a loopback file's operations, except PassthroughFd.
+type plainFile struct{ f fusefs.FileHandle }
+
+func (p plainFile) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return p.f.(fusefs.FileReader).Read(ctx, dest, off)
+}
+func (p plainFile) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	return p.f.(fusefs.FileWriter).Write(ctx, data, off)
+}
+func (p plainFile) Flush(ctx context.Context) syscall.Errno {
+	return p.f.(fusefs.FileFlusher).Flush(ctx)
+}
+func (p plainFile) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	return p.f.(fusefs.FileFsyncer).Fsync(ctx, flags)
+}
+func (p plainFile) Release(ctx context.Context) syscall.Errno {
+	return p.f.(fusefs.FileReleaser).Release(ctx)
+}
+func (p plainFile) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	return p.f.(fusefs.FileGetattrer).Getattr(ctx, out)
+}
+func (p plainFile) Setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return p.f.(fusefs.FileSetattrer).Setattr(ctx, in, out)
+}
