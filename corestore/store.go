@@ -101,11 +101,12 @@ type inner struct {
 	log       *slog.Logger
 	lock      *os.File // master_key, flocked; nil with Options.MasterKey
 
-	mu     sync.Mutex
-	cores  map[[32]byte]*entry // guarded by mu: open feeds by discovery key
-	onFeed map[int]func(*hypercore.Feed)
-	nextFn int
-	closed bool // guarded by mu
+	mu      sync.Mutex
+	cores   map[[32]byte]*entry // guarded by mu: open feeds by discovery key
+	onFeed  map[int]func(*hypercore.Feed)
+	onClose map[int]func(*hypercore.Feed)
+	nextFn  int
+	closed  bool // guarded by mu
 }
 
 // entry is one open feed and its handles.
@@ -118,7 +119,7 @@ type entry struct {
 
 // Open opens (creating if needed) the store kept in dir.
 func Open(dir string, opts Options) (*Store, error) {
-	in := &inner{dir: dir, cache: opts.Cache, log: opts.Logger, cores: map[[32]byte]*entry{}, onFeed: map[int]func(*hypercore.Feed){}}
+	in := &inner{dir: dir, cache: opts.Cache, log: opts.Logger, cores: map[[32]byte]*entry{}, onFeed: map[int]func(*hypercore.Feed){}, onClose: map[int]func(*hypercore.Feed){}}
 	if in.log == nil {
 		in.log = slog.Default()
 	}
@@ -218,9 +219,13 @@ func (s *Store) Close() error {
 	if !s.namespaced {
 		s.closed = true
 	}
+	closing := s.closeHooksLocked()
 	s.mu.Unlock()
 	var errs []error
 	for _, f := range toClose {
+		for _, fn := range closing {
+			fn(f)
+		}
 		if err := f.Close(); err != nil {
 			errs = append(errs, err)
 		}
@@ -307,11 +312,40 @@ func (s *Store) release(dk [32]byte) error {
 	if last {
 		delete(s.cores, dk)
 	}
+	closing := s.closeHooksLocked()
 	s.mu.Unlock()
 	if last {
+		for _, fn := range closing {
+			fn(e.feed)
+		}
 		return e.feed.Close()
 	}
 	return nil
+}
+
+// closeHooksLocked snapshots the OnFeedClose hooks, to call unlocked.
+func (s *Store) closeHooksLocked() []func(*hypercore.Feed) {
+	fns := make([]func(*hypercore.Feed), 0, len(s.onClose))
+	for _, fn := range s.onClose {
+		fns = append(fns, fn)
+	}
+	return fns
+}
+
+// OnFeedClose calls fn with every feed just before the store closes it (its
+// last handle was released, or the store closed), so what OnFeed attached
+// can be detached. fn runs without the store locked.
+func (s *Store) OnFeedClose(fn func(*hypercore.Feed)) (cancel func()) {
+	s.mu.Lock()
+	id := s.nextFn
+	s.nextFn++
+	s.onClose[id] = fn
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.onClose, id)
+		s.mu.Unlock()
+	}
 }
 
 // Core is a handle to an open feed of a store. It is the feed (every

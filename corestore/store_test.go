@@ -210,11 +210,19 @@ func TestRefCounting(t *testing.T) {
 	if a.Feed != b.Feed {
 		t.Fatal("two handles to one name hold different feeds")
 	}
-	var opened int
+	var opened, closing int
 	cancel := s.OnFeed(func(f *hypercore.Feed) { opened++ })
 	defer cancel()
+	cancelClose := s.OnFeedClose(func(f *hypercore.Feed) {
+		if f == b.Feed && f.Length() == 1 { // still open when the hook runs
+			closing++
+		}
+	})
 	a.Close()
 	a.Close() // twice is harmless
+	if closing != 0 {
+		t.Error("OnFeedClose called with a handle left")
+	}
 	if _, err := b.Append([]byte("still open")); err != nil {
 		t.Fatalf("feed closed with a handle left: %v", err)
 	}
@@ -228,6 +236,10 @@ func TestRefCounting(t *testing.T) {
 	if len(s.List()) != 0 {
 		t.Errorf("list after closing = %v", s.List())
 	}
+	if closing != 1 {
+		t.Errorf("OnFeedClose called %d times for one close", closing)
+	}
+	cancelClose()
 	c, _ := s.Get(ctx, GetOptions{Name: "x"})
 	defer c.Close()
 	if opened != 1 || c.Length() != 1 {
