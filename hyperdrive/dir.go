@@ -259,3 +259,42 @@ func (d *Drive) symlink(ctx context.Context, target, p string, now time.Time) er
 	st.Linkname = unixify(target)
 	return d.putNew(ctx, f.entry, st)
 }
+
+// ReaddirAll lists every entry below the directory at p, through mounts,
+// one trie walk (the reference's readdir with recursive: true): names are
+// paths relative to p; directories without an entry of their own are not
+// listed, their contents are.
+func (d *Drive) ReaddirAll(ctx context.Context, p string) ([]DirEntry, error) {
+	cp, err := cleanPath(p)
+	if err != nil {
+		return nil, pathErr("readdir", p, err)
+	}
+	f, err := d.resolve(ctx, cp)
+	if err != nil {
+		return nil, pathErr("readdir", cp, err)
+	}
+	if !f.stat.IsDir() {
+		return nil, pathErr("readdir", cp, ErrNotDir)
+	}
+	key := trieKey(f.path)
+	it := d.ns.Iterate(key, mounts.IterateOptions{Recursive: true})
+	var out []DirEntry
+	for {
+		e, err := it.Next(ctx)
+		if err != nil {
+			return nil, pathErr("readdir", f.path, translate(err))
+		}
+		if e == nil {
+			return out, nil
+		}
+		rel, ok := childOf(key, e.Node.Key)
+		if !ok {
+			continue
+		}
+		st, err := decodeEntry(e)
+		if err != nil {
+			return nil, pathErr("readdir", f.path, err)
+		}
+		out = append(out, DirEntry{Name: rel, Stat: st})
+	}
+}
