@@ -1,0 +1,265 @@
+// Package peers replicates every feed of a corestore with every connected
+// peer, as corestore's replicate() does in the reference: each open feed is
+// offered on each connection, and a feed a peer asks for is opened from
+// disk if the store has it (and refused otherwise).
+//
+// Connections come from anywhere (a dialled or accepted TCP socket, a
+// discovery swarm, a pipe in tests); Serve runs the protocol on one until
+// it ends.
+package peers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hyperfs/hyperfs/corestore"
+	"github.com/hyperfs/hyperfs/hypercore"
+	"github.com/hyperfs/hyperfs/hypercore/replication"
+	"github.com/hyperfs/hyperfs/hypercore/wire"
+)
+
+// Options configure a Set.
+type Options struct {
+	// KeyPair is this node's Noise identity on every connection (random if nil).
+	KeyPair *wire.NoiseKeyPair
+	// Timeout is each stream's idle timeout (the reference's 20 s if 0).
+	Timeout time.Duration
+	// Logger receives diagnostics; nil uses slog.Default().
+	Logger *slog.Logger
+}
+
+// Set is the peers of one store.
+type Set struct {
+	store *corestore.Store
+	opts  Options
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	reps    map[[32]byte]*replication.Replicator      // guarded by mu: one per open feed
+	streams map[*replication.Stream][]*corestore.Core // guarded by mu: live streams and the feeds opened for them
+	closed  bool                                      // guarded by mu
+	unhook  []func()
+}
+
+// New starts replicating store's feeds with whatever connections Serve is
+// given.
+func New(store *corestore.Store, opts Options) *Set {
+	s := &Set{
+		store:   store,
+		opts:    opts,
+		log:     opts.Logger,
+		reps:    map[[32]byte]*replication.Replicator{},
+		streams: map[*replication.Stream][]*corestore.Core{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.unhook = append(s.unhook, store.OnFeed(s.addFeed), store.OnFeedClose(s.removeFeed))
+	for _, f := range store.List() {
+		s.addFeed(f)
+	}
+	return s
+}
+
+// addFeed makes a feed's replicator and offers it on every stream.
+func (s *Set) addFeed(f *hypercore.Feed) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dk := f.DiscoveryKey()
+	if s.closed || s.reps[dk] != nil {
+		return
+	}
+	r := replication.NewReplicator(f, replication.Options{Logger: s.log})
+	s.reps[dk] = r
+	for st := range s.streams {
+		s.replicateLocked(st, r)
+	}
+}
+
+func (s *Set) replicateLocked(st *replication.Stream, r *replication.Replicator) {
+	if _, err := st.Replicate(r, replication.PeerOptions{}); err != nil && !errors.Is(err, replication.ErrAlreadyReplicating) && !errors.Is(err, replication.ErrClosed) {
+		s.log.Warn("offering feed to peer", "feed", fmt.Sprintf("%x", r.Feed().DiscoveryKey()), "err", err)
+	}
+}
+
+func (s *Set) removeFeed(f *hypercore.Feed) {
+	s.mu.Lock()
+	dk := f.DiscoveryKey()
+	r := s.reps[dk]
+	delete(s.reps, dk)
+	s.mu.Unlock()
+	if r != nil {
+		r.Close()
+	}
+}
+
+// Replicator returns the replicator of an open feed of the store (nil if
+// the feed is not open): for Update, Download and stats.
+func (s *Set) Replicator(f *hypercore.Feed) *replication.Replicator {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reps[f.DiscoveryKey()]
+}
+
+// Serve runs the replication protocol on conn until it ends or ctx is done;
+// initiator is true on the end that connected.
+func (s *Set) Serve(ctx context.Context, conn io.ReadWriteCloser, initiator bool) error {
+	st, err := replication.NewStream(ctx, conn, replication.Config{
+		Initiator:      initiator,
+		Live:           true,
+		KeyPair:        s.opts.KeyPair,
+		Timeout:        s.opts.Timeout,
+		Logger:         s.log,
+		OnDiscoveryKey: s.onDiscoveryKey,
+	})
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		st.Close()
+		return replication.ErrClosed
+	}
+	s.streams[st] = nil
+	for _, r := range s.reps {
+		s.replicateLocked(st, r)
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-st.Done():
+	case <-ctx.Done():
+		st.Close()
+	}
+	s.mu.Lock()
+	held := s.streams[st]
+	delete(s.streams, st)
+	s.mu.Unlock()
+	for _, c := range held {
+		c.Close()
+	}
+	return st.Err()
+}
+
+// onDiscoveryKey answers a peer that opened a feed we have not offered:
+// open it from disk if the store has it. It runs on the stream's loop, so
+// the store is asked on another goroutine.
+func (s *Set) onDiscoveryKey(st *replication.Stream, dk [32]byte) {
+	go func() {
+		c, ok, err := s.store.LookupByDiscoveryKey(dk)
+		if err != nil {
+			s.log.Warn("opening feed a peer asked for", "feed", fmt.Sprintf("%x", dk), "err", err)
+		}
+		if !ok {
+			st.Refuse(dk)
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, live := s.streams[st]; !live {
+			go c.Close()
+			return
+		}
+		s.streams[st] = append(s.streams[st], c)
+		if r := s.reps[dk]; r != nil {
+			s.replicateLocked(st, r) // usually done already by the store's OnFeed
+		}
+	}()
+}
+
+// Dial connects to a peer at addr and serves the connection in the
+// background, reconnecting with backoff until ctx is done.
+func (s *Set) Dial(ctx context.Context, addr string) {
+	go func() {
+		backoff := time.Second
+		for ctx.Err() == nil {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, "tcp", addr)
+			if err == nil {
+				s.log.Info("connected", "peer", addr)
+				start := time.Now()
+				err = s.Serve(ctx, conn, true)
+				if time.Since(start) > time.Minute {
+					backoff = time.Second
+				}
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Info("peer connection ended; retrying", "peer", addr, "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, time.Minute)
+		}
+	}()
+}
+
+// Listen accepts peers on addr (host:port) and serves each connection
+// until ctx is done. It returns the address it listens on.
+func (s *Set) Listen(ctx context.Context, addr string) (net.Addr, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for peers on %s: %w", addr, err)
+	}
+	go func() {
+		<-ctx.Done()
+		l.Close()
+	}()
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s.log.Info("peer connected", "peer", conn.RemoteAddr().String())
+			go s.Serve(ctx, conn, false)
+		}
+	}()
+	return l.Addr(), nil
+}
+
+// Peers is the number of live connections.
+func (s *Set) Peers() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams)
+}
+
+// Close ends every stream and detaches from the store.
+func (s *Set) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	streams := make([]*replication.Stream, 0, len(s.streams))
+	for st := range s.streams {
+		streams = append(streams, st)
+	}
+	reps := s.reps
+	s.reps = map[[32]byte]*replication.Replicator{}
+	s.mu.Unlock()
+	for _, fn := range s.unhook {
+		fn()
+	}
+	for _, st := range streams {
+		st.Close()
+	}
+	for _, r := range reps {
+		r.Close()
+	}
+	return nil
+}
