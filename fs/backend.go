@@ -92,6 +92,15 @@ type ContextReaderAt interface {
 	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
 }
 
+// Prefetcher is implemented by Files whose content may have to come from
+// the network. Prefetch makes [off, off+n) local without returning it; the
+// mount calls it from a goroutine, ahead of sequential readers, on Files
+// that also implement ContextReaderAt (other Files get read-ahead into
+// memory instead).
+type Prefetcher interface {
+	Prefetch(ctx context.Context, off, n int64) error
+}
+
 // SetAttr lists the attributes to change; nil fields stay as they are.
 type SetAttr struct {
 	Mode     *uint32 // permission bits

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"io"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -73,8 +74,61 @@ func (b *Drive) Readdir(ctx context.Context, p string) ([]DirEntry, error) {
 }
 
 // OpenFile implements Backend; a *hyperdrive.File reads with a context.
+// Files of a drive we do not write (a replica) also prefetch, so the
+// mount's read-ahead fetches blocks before a sequential reader asks.
 func (b *Drive) OpenFile(ctx context.Context, p string) (File, error) {
-	return b.D.OpenFile(ctx, p)
+	f, err := b.D.OpenFile(ctx, p)
+	if err != nil || b.D.Writable() {
+		return f, err
+	}
+	return &driveFile{File: f, d: b.D, path: p}, nil
+}
+
+// driveFile is a replica's file with a second handle for read-ahead, so
+// prefetching does not take the reading handle's lock or move its block.
+type driveFile struct {
+	*hyperdrive.File
+	d    *hyperdrive.Drive
+	path string
+
+	mu    sync.Mutex
+	ahead *hyperdrive.File // opened on first Prefetch; guarded by mu
+	buf   []byte           // guarded by mu
+}
+
+// Prefetch reads [off, off+n) through the second handle and drops it: the
+// blocks are then stored locally.
+func (f *driveFile) Prefetch(ctx context.Context, off, n int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ahead == nil {
+		a, err := f.d.OpenFile(ctx, f.path)
+		if err != nil {
+			return err
+		}
+		f.ahead, f.buf = a, make([]byte, hyperdrive.WriteBlockSize)
+	}
+	for n > 0 {
+		m, err := f.ahead.ReadAtContext(ctx, f.buf[:min(n, int64(len(f.buf)))], off)
+		if err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		off, n = off+int64(m), n-int64(m)
+	}
+	return nil
+}
+
+// Close closes both handles.
+func (f *driveFile) Close() error {
+	f.mu.Lock()
+	if f.ahead != nil {
+		f.ahead.Close()
+	}
+	f.mu.Unlock()
+	return f.File.Close()
 }
 
 // WriteFile implements Backend: the content is streamed through a

@@ -362,3 +362,83 @@ type errBackend struct {
 }
 
 func (b errBackend) Lstat(ctx context.Context, p string) (*hfs.Attr, error) { return nil, b.err }
+
+// ctxFile reads with a context: it waits for ctx unless released, and
+// records prefetches.
+type ctxFile struct {
+	stallFile
+	mu2        sync.Mutex
+	prefetches [][2]int64
+}
+
+func (f *ctxFile) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
+	if f.release != nil {
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	f.release = nil
+	return f.stallFile.ReadAt(p, off)
+}
+
+func (f *ctxFile) Prefetch(ctx context.Context, off, n int64) error {
+	f.mu2.Lock()
+	defer f.mu2.Unlock()
+	f.prefetches = append(f.prefetches, [2]int64{off, n})
+	return nil
+}
+
+type ctxBackend struct {
+	*memback.Backend
+	f *ctxFile
+}
+
+func (b ctxBackend) OpenFile(ctx context.Context, p string) (hfs.File, error) { return b.f, nil }
+
+func newCtxFile(t *testing.T, f *ctxFile, opts hfs.Options) (fusefs.FileHandle, *testLog) {
+	t.Helper()
+	b := memback.New()
+	b.WriteFile(bg, "/f", 0644, bytes.NewReader(make([]byte, f.size)), f.size)
+	root, log := newTestFS(t, ctxBackend{b, f}, opts)
+	n, _ := lookup(t, root, "f")
+	fh, _, errno := n.Open(bg, syscall.O_RDONLY)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	return fh, log
+}
+
+// TestReadDirect covers Files that take a context: timeouts and
+// interrupts end the read itself, and sequential reads prefetch.
+func TestReadDirect(t *testing.T) {
+	f := &ctxFile{stallFile: stallFile{size: 8 << 20, release: make(chan struct{})}}
+	fh, log := newCtxFile(t, f, hfs.Options{ReadTimeout: 50 * time.Millisecond, ReadAhead: 1 << 20})
+	log.allow = true
+	if _, errno := read(t, fh, 0, 4096); errno != syscall.EIO {
+		t.Errorf("stalled read: %v, want EIO", errno)
+	}
+	if w := log.warnings(); len(w) != 1 || !strings.Contains(w[0], "timed out") {
+		t.Errorf("warnings: %q", w)
+	}
+	f.release = make(chan struct{})
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	if _, errno := fh.(fusefs.FileReader).Read(ctx, make([]byte, 10), 0); errno != syscall.EINTR {
+		t.Errorf("interrupted read: %v, want EINTR", errno)
+	}
+	f.release = nil
+	want := pattern(8<<20, 9)
+	for off := int64(0); off < 4<<20; off += 128 << 10 {
+		got, errno := read(t, fh, off, 128<<10)
+		if errno != 0 || !bytes.Equal(got, want[off:off+128<<10]) {
+			t.Fatalf("read at %d: %v", off, errno)
+		}
+	}
+	f.mu2.Lock()
+	defer f.mu2.Unlock()
+	if len(f.prefetches) == 0 || f.prefetches[len(f.prefetches)-1][0]+f.prefetches[len(f.prefetches)-1][1] <= 4<<20 {
+		t.Errorf("prefetches %v: none ahead of the reader", f.prefetches)
+	}
+}

@@ -25,10 +25,11 @@ type reader struct {
 	f    File
 	size int64
 
-	mu     sync.Mutex
-	next   int64    // end of the last read; guarded by mu
-	window int64    // current read-ahead window, 0 for random reads; guarded by mu
-	chunks []*chunk // fetched or in flight, by offset; guarded by mu
+	mu         sync.Mutex
+	next       int64    // end of the last read; guarded by mu
+	window     int64    // current read-ahead window, 0 for random reads; guarded by mu
+	prefetched int64    // end of what was handed to a Prefetcher; guarded by mu
+	chunks     []*chunk // fetched or in flight, by offset; guarded by mu
 }
 
 // chunk is one fetch. data and err are set before done is closed.
@@ -60,6 +61,9 @@ func (r *reader) read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return fuse.ReadResultData(nil), 0
 	}
 	end := min(off+int64(len(dest)), r.size)
+	if cr, ok := r.f.(ContextReaderAt); ok {
+		return r.readDirect(ctx, cr, dest[:end-off], off)
+	}
 	pieces := r.plan(off, end)
 	if len(pieces) == 1 && pieces[0].off <= off {
 		c := pieces[0]
@@ -87,6 +91,61 @@ func (r *reader) read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		}
 	}
 	return fuse.ReadResultData(dest[:pos-off]), 0
+}
+
+// readDirect reads a File that takes a context straight into dest: one
+// copy, no goroutine. The context carries the request's interrupt (EINTR)
+// and the read timeout (EIO). Sequential readers still get read-ahead if
+// the File is a Prefetcher.
+func (r *reader) readDirect(ctx context.Context, cr ContextReaderAt, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if p, ok := r.f.(Prefetcher); ok {
+		r.prefetch(p, off, off+int64(len(dest)))
+	}
+	rctx, cancel := context.WithTimeout(ctx, r.ms.opts.ReadTimeout)
+	defer cancel()
+	n, err := cr.ReadAtContext(rctx, dest, off)
+	if err == nil || err == io.EOF {
+		return fuse.ReadResultData(dest[:n]), 0
+	}
+	switch {
+	case ctx.Err() != nil:
+		return nil, syscall.EINTR
+	case rctx.Err() != nil:
+		r.ms.log.Warn("read timed out", "ino", r.ino, "path", r.path, "offset", off, "size", len(dest), "timeout", r.ms.opts.ReadTimeout)
+		return nil, syscall.EIO
+	}
+	r.logReadError(off, err)
+	return nil, toErrno(err)
+}
+
+// prefetch asks a Prefetcher for the read-ahead window after a sequential
+// read of [off, end).
+func (r *reader) prefetch(p Prefetcher, off, end int64) {
+	r.mu.Lock()
+	limit := r.ms.opts.ReadAhead
+	sequential := limit > 0 && (off == 0 || (off >= r.next-2*ioSize && off <= r.next+r.window))
+	if !sequential {
+		r.window, r.next = 0, end
+		r.mu.Unlock()
+		return
+	}
+	r.window = max2(min(2*r.window, limit), min(minReadAhead, limit))
+	r.next = end
+	from := max2(end, r.prefetched)
+	to := min(end+r.window, r.size)
+	if from >= to || from-end > r.window/2 {
+		r.mu.Unlock()
+		return // enough is on its way
+	}
+	r.prefetched = to
+	r.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), r.ms.opts.ReadTimeout)
+		defer cancel()
+		if err := p.Prefetch(ctx, from, to-from); err != nil {
+			r.ms.log.Debug("read-ahead failed", "ino", r.ino, "path", r.path, "offset", from, "err", err)
+		}
+	}()
 }
 
 // plan returns the chunks that cover [off, end) in order, starting the
