@@ -85,7 +85,9 @@ func (n *node) refresh(ctx context.Context) (Attr, syscall.Errno) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.attr = *a
+	if fileType(a) == n.StableAttr().Mode {
+		n.attr = *a
+	} // else the path names another entry now (a rename raced us): keep ours
 	return n.currentAttrLocked(), 0
 }
 
