@@ -60,6 +60,12 @@ type Options struct {
 	Version uint64
 	// Now is the clock for the times of new entries; nil is time.Now.
 	Now func() time.Time
+	// Update, if set, is called once for every feed of someone else's
+	// drive the drive opens (metadata and content, the mounted drives'
+	// too) before it is first read, to learn how long the feed is from
+	// peers: the replication layer's Update (hypertrie and hyperdrive
+	// update a remote feed before reading it). nil reads what is local.
+	Update func(ctx context.Context, f *hypercore.Feed) error
 }
 
 // Drive is an open hyperdrive, or a checkout of one.
@@ -80,6 +86,7 @@ type tree struct {
 	meta    *hypercore.Feed
 	created time.Time // when opened: the root directory's times
 	now     func() time.Time
+	update  func(context.Context, *hypercore.Feed) error
 
 	mu       sync.Mutex
 	contents map[string]*content        // guarded by mu: by hex metadata key
@@ -119,7 +126,7 @@ func Open(ctx context.Context, store *corestore.Store, opts Options) (*Drive, er
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	t := &tree{store: store, sparse: opts.Sparse, now: opts.Now, created: opts.Now(), contents: map[string]*content{}, tries: map[string]*hypertrie.Trie{}}
+	t := &tree{store: store, sparse: opts.Sparse, now: opts.Now, update: opts.Update, created: opts.Now(), contents: map[string]*content{}, tries: map[string]*hypertrie.Trie{}}
 	o := corestore.GetOptions{Name: store.Name(), Sparse: opts.Sparse}
 	if opts.Key != nil {
 		o = corestore.GetOptions{Key: opts.Key, Sparse: opts.Sparse}
@@ -149,6 +156,9 @@ func Open(ctx context.Context, store *corestore.Store, opts Options) (*Drive, er
 // name hex(metadataKey)+"-content" and its key recorded in the header.
 func (t *tree) openTrie(ctx context.Context, meta *hypercore.Feed) (*hypertrie.Trie, error) {
 	id := hex.EncodeToString(meta.Key())
+	if err := t.refresh(ctx, meta); err != nil {
+		return nil, fmt.Errorf("updating drive %s: %w", id, err)
+	}
 	var topts hypertrie.Options
 	if meta.Writable() && meta.Length() == 0 {
 		cf, err := t.store.Get(ctx, corestore.GetOptions{Name: id + "-content", Sparse: t.sparse})
@@ -214,6 +224,10 @@ func (t *tree) contentOf(ctx context.Context, trie *hypertrie.Trie) (*content, e
 	if err != nil {
 		return nil, fmt.Errorf("opening content feed of drive %s: %w", id, err)
 	}
+	if err := t.refresh(ctx, cf.Feed); err != nil {
+		cf.Close()
+		return nil, fmt.Errorf("updating content feed of drive %s: %w", id, err)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c, ok := t.contents[id]; ok { // opened meanwhile
@@ -224,6 +238,14 @@ func (t *tree) contentOf(ctx context.Context, trie *hypertrie.Trie) (*content, e
 	t.contents[id] = c
 	t.opened = append(t.opened, cf)
 	return c, nil
+}
+
+// refresh runs the Update hook on a feed that is not ours.
+func (t *tree) refresh(ctx context.Context, f *hypercore.Feed) error {
+	if t.update == nil || f.Writable() {
+		return nil
+	}
+	return t.update(ctx, f)
 }
 
 // Key is the drive's public key (its metadata feed's).

@@ -5,14 +5,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"path"
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hyperfs/hyperfs/corestore"
+	"github.com/hyperfs/hyperfs/hypercore"
+	"github.com/hyperfs/hyperfs/hypercore/replication"
 	"github.com/hyperfs/hyperfs/hyperdrive"
 	"github.com/hyperfs/hyperfs/integration/jsref"
 )
@@ -303,4 +309,88 @@ func TestDriveTakingTurns(t *testing.T) {
 		t.Fatalf("%q %v", b, err)
 	}
 	must(d.WriteFile(ctx, "/last", []byte("still writable"), 0))
+}
+
+// TestDriveOverReplication reads a JS drive (and the drive mounted in it)
+// over a replication connection to JS hyperdrive 10: the Go store starts
+// empty, every feed the drive opens is replicated on the one stream, and
+// only what is read is fetched.
+func TestDriveOverReplication(t *testing.T) {
+	jsref.Require(t)
+	dir := t.TempDir()
+	var js driveReport
+	jsref.RunJSON(t, &js, "drive-write", dir, "--big-size", "3000000", "--small", "100")
+	serve := jsref.Start(t, "drive-serve.js", dir)
+	var listening struct {
+		Port int
+		Key  string
+	}
+	serve.Next(&listening)
+	defer serve.Stdin().Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(listening.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, err := replication.NewStream(ctx, conn, replication.Config{Initiator: true, Live: true,
+		OnDiscoveryKey: func(*replication.Stream, [32]byte) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
+
+	store, err := corestore.Open(t.TempDir(), corestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var mu sync.Mutex
+	reps := map[*hypercore.Feed]*replication.Replicator{}
+	stop := store.OnFeed(func(f *hypercore.Feed) {
+		r := replication.NewReplicator(f, replication.Options{})
+		mu.Lock()
+		reps[f] = r
+		mu.Unlock()
+		if _, err := stream.Replicate(r, replication.PeerOptions{}); err != nil {
+			t.Errorf("replicating %x: %v", f.Key(), err)
+		}
+	})
+	defer stop()
+	update := func(ctx context.Context, f *hypercore.Feed) error {
+		mu.Lock()
+		r := reps[f]
+		mu.Unlock()
+		// Every feed of the sample has a block: wait for the first, which
+		// brings the remote's signed length.
+		return r.Update(ctx, replication.UpdateOptions{MinLength: 1})
+	}
+	key, _ := hex.DecodeString(listening.Key)
+	d, err := hyperdrive.Open(ctx, store, hyperdrive.Options{Key: key, Sparse: true, Update: update})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Writable() || d.Version() != js.Version {
+		t.Fatalf("remote drive: writable %v, version %d, want %d", d.Writable(), d.Version(), js.Version)
+	}
+	// One file and the mount first: only their blocks come over.
+	if b, err := d.ReadFile(ctx, "/mnt/deep/x.txt"); err != nil || string(b) != "deep in the mount" {
+		t.Fatalf("through the mount: %q %v", b, err)
+	}
+	cf, err := d.Content(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := cf.Downloaded(0, cf.Length()); n != 0 {
+		t.Errorf("reading a mounted file fetched %d blocks of the outer content feed", n)
+	}
+	compareWalks(t, "Go reading the JS drive over replication", walkDrive(t, d), js.Entries)
+	if err := d.Download(ctx, "/", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := cf.Downloaded(0, cf.Length()); n != cf.Length() {
+		t.Errorf("after Download %d of %d content blocks are local", n, cf.Length())
+	}
 }
