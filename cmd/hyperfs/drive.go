@@ -289,4 +289,3 @@ func (p *progress) done(err error) {
 	}
 	fmt.Fprintf(p.w, "\n%s: done in %s\n", p.label, time.Since(p.start).Round(time.Millisecond))
 }
-

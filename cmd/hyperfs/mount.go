@@ -25,8 +25,8 @@ const readyPrefix = "mounted "
 
 func init() {
 	register(&command{
-		name:  "mount",
-		usage: "[<key|storage-dir>] <mountpoint>",
+		name:    "mount",
+		usage:   "[<key|storage-dir>] <mountpoint>",
 		summary: "mount a drive as a folder, in the foreground until interrupted (default: your own drive)",
 		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			var sf storeFlags
