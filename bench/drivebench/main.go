@@ -12,8 +12,10 @@
 // put-files writes 10,000 files of 100 bytes, stat-all stats each of them,
 // list-all lists the drive recursively, read-big reads a 256 MiB file.
 //
-// The cold remote lookup row (one path in a remote drive of 100k files,
-// over replication) is not measured yet.
+// cold-lookup stats one path of a remote drive of 100,000 files (written by
+// hyperfs, served by JS hyperdrive through drive-serve.js) from an empty
+// store over a fresh replication connection, timing connect to answer, and
+// counts the metadata blocks each side fetched.
 package main
 
 import (
@@ -38,7 +40,7 @@ import (
 )
 
 // defaults mirror drive-bench.js's DEFAULTS: files, or MiB for read-big.
-var defaults = map[string]int{"put-files": 10000, "stat-all": 10000, "list-all": 10000, "read-big": 256}
+var defaults = map[string]int{"put-files": 10000, "stat-all": 10000, "list-all": 10000, "read-big": 256, "cold-lookup": 100000}
 
 // order is the table's row order; stat-all and list-all reuse put-files's
 // drive.
@@ -65,10 +67,19 @@ func main() {
 	ops := flag.Int("ops", 0, "file count (MiB for read-big) for -child; 0: the case's own")
 	scale := flag.Float64("scale", 1, "fraction of every case's size to run")
 	cacheMiB := flag.Int64("cache", 64, "cache budget of the Go store in MiB")
+	flag.StringVar(&remote.key, "key", "", "drive key for -child -case cold-lookup")
+	flag.StringVar(&remote.port, "port", "", "server port for -child -case cold-lookup")
+	flag.StringVar(&remote.path, "path", "", "path for -child -case cold-lookup")
 	flag.Parse()
 	if *child {
 		debug.SetMemoryLimit(*cacheMiB<<20 + 64<<20)
-		res, err := runGo(*caseName, *dir, *ops, *cacheMiB<<20)
+		var res result
+		var err error
+		if *caseName == "cold-lookup" {
+			res, err = coldLookup(*dir, *cacheMiB<<20)
+		} else {
+			res, err = runGo(*caseName, *dir, *ops, *cacheMiB<<20)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "drivebench:", err)
 			os.Exit(1)
@@ -125,8 +136,12 @@ func compare(scale float64, cacheMiB int64) error {
 			js.Seconds, gr.Seconds, rate(js), rate(gr), js.Seconds/gr.Seconds,
 			float64(js.PeakRSS)/(1<<20), float64(gr.PeakRSS)/(1<<20))
 	}
+	if err := coldRow(tw, self, tmp, jsDir, scale, cacheMiB); err != nil {
+		return err
+	}
 	tw.Flush()
 	fmt.Printf("\nGo cache budget %d MiB. Speed ratio = JS time / Go time (higher is better for Go).\n", cacheMiB)
+	fmt.Println("cold-lookup: ops/s columns give the metadata blocks each side fetched.")
 	return nil
 }
 

@@ -13,6 +13,11 @@
 //   list-all    readdir('/', {recursive: true}): every path
 //   read-big    writes a file of N MiB (default 256; lib/drive.js bigFile
 //               content, untimed), reopens, then times readFile of it
+//   cold-lookup --key K --port P --path F: a fresh in-memory corestore
+//               opens drive K sparse, connects to 127.0.0.1:P (a
+//               drive-serve.js) and replicates; times everything from
+//               connecting to the stat of F; bytes = metadata blocks
+//               fetched (<dir> is not used)
 // --ops N replaces the file count (MiB for read-big).
 
 const { parseArgs, uint, usage, main } = require('./lib/common')
@@ -20,7 +25,7 @@ const { call, bigFile } = require('./lib/drive')
 const Corestore = require('corestore')
 const hyperdrive = require('hyperdrive')
 
-const DEFAULTS = { 'put-files': 10000, 'stat-all': 10000, 'list-all': 10000, 'read-big': 256 }
+const DEFAULTS = { 'put-files': 10000, 'stat-all': 10000, 'list-all': 10000, 'read-big': 256, 'cold-lookup': 1 }
 
 function filePath (i) {
   return '/d' + String(i % 100).padStart(2, '0') + '/f' + String(i).padStart(5, '0')
@@ -46,12 +51,38 @@ async function close ({ store, drive }) {
   await call(cb => store.close(cb))
 }
 
+async function coldLookup (res, flags) {
+  const net = require('net')
+  const ram = require('random-access-memory')
+  const t0 = process.hrtime.bigint()
+  const store = new Corestore(ram)
+  await call(cb => store.ready(cb))
+  const drive = hyperdrive(store, Buffer.from(flags.key, 'hex'), { sparse: true, sparseMetadata: true })
+  drive.on('error', () => {})
+  const socket = net.connect(Number(flags.port), '127.0.0.1')
+  socket.on('error', () => {})
+  const stream = drive.replicate(true, { live: true })
+  stream.on('error', () => {})
+  socket.pipe(stream).pipe(socket)
+  await call(cb => drive.ready(cb))
+  const st = await call(cb => drive.stat(flags.path, cb))
+  res.seconds = Number(process.hrtime.bigint() - t0) / 1e9
+  res.ops = 1
+  res.bytes = drive.metadata.downloaded(0, drive.metadata.length)
+  if (!st.isFile()) throw new Error(flags.path + ' is not a file')
+  stream.destroy()
+  socket.destroy()
+  await call(cb => drive.close(cb))
+  return res
+}
+
 main(async (argv) => {
-  const { pos, flags } = parseArgs(argv, ['ops'])
+  const { pos, flags } = parseArgs(argv, ['ops', 'key', 'port', 'path'])
   if (pos.length !== 2 || !(pos[1] in DEFAULTS)) throw usage('drive-bench.js <dir> <' + Object.keys(DEFAULTS).join('|') + '> [--ops N]')
   const [dir, name] = pos
   const n = flags.ops === undefined ? DEFAULTS[name] : uint(flags.ops, '--ops')
   const res = { case: name, seconds: 0, ops: 0, bytes: 0 }
+  if (name === 'cold-lookup') return coldLookup(res, flags)
   let d = await open(dir)
   const t0 = process.hrtime.bigint()
   const elapsed = () => Number(process.hrtime.bigint() - t0) / 1e9
