@@ -38,3 +38,6 @@ var (
 	_ fusefs.FileLookuper     = (*dirHandle)(nil)
 	_ fusefs.FileReleasedirer = (*dirHandle)(nil)
 )
+
+// The hyperdrive adapter's files offer zero-copy reads.
+var _ Splicer = (*driveFile)(nil)

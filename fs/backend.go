@@ -92,6 +92,14 @@ type ContextReaderAt interface {
 	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
 }
 
+// Splicer is implemented by Files whose bytes may lie, unchanged and in
+// order, in an operating system file: SpliceRange returns its descriptor
+// and the offset of [off, off+n) in it, or ok false. The mount then lets the
+// kernel splice the read from that file, with no copy through the daemon.
+type Splicer interface {
+	SpliceRange(off, n int64) (fd uintptr, pos int64, ok bool)
+}
+
 // Prefetcher is implemented by Files whose content may have to come from
 // the network. Prefetch makes [off, off+n) local without returning it; the
 // mount calls it from a goroutine, ahead of sequential readers, on Files

@@ -61,6 +61,11 @@ func (r *reader) read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return fuse.ReadResultData(nil), 0
 	}
 	end := min(off+int64(len(dest)), r.size)
+	if sp, ok := r.f.(Splicer); ok {
+		if fd, pos, ok := sp.SpliceRange(off, end-off); ok {
+			return fuse.ReadResultFd(fd, pos, int(end-off)), 0
+		}
+	}
 	if cr, ok := r.f.(ContextReaderAt); ok {
 		return r.readDirect(ctx, cr, dest[:end-off], off)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hyperfs/hyperfs/corestore"
 	"github.com/hyperfs/hyperfs/hypercore"
@@ -29,6 +30,8 @@ type File struct {
 	blkStart uint64 // guarded by mu: its first byte in the feed
 	data     []byte // guarded by mu: last block read, nil if none
 	closed   bool   // guarded by mu
+
+	local atomic.Bool // every block of the file is stored locally (then it stays so)
 }
 
 // OpenFile opens the file at p (following symlinks) for reading.

@@ -71,6 +71,9 @@ type osFile struct {
 
 func (o *osFile) Name() string { return o.f.Name() }
 
+// Fd implements Descriptor.
+func (o *osFile) Fd() uintptr { return o.f.Fd() }
+
 func (o *osFile) ReadAt(p []byte, off int64) (int, error) { return o.f.ReadAt(p, off) }
 
 func (o *osFile) WriteAt(p []byte, off int64) (int, error) {

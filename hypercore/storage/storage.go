@@ -40,6 +40,12 @@ type File interface {
 	Name() string
 }
 
+// Descriptor is implemented by files backed by an operating system file,
+// whose descriptor lets a FUSE server splice reads straight from it.
+type Descriptor interface {
+	Fd() uintptr
+}
+
 // VectorWriter is implemented by files that write several buffers at one
 // offset in one call (pwritev), sparing the caller a copy into one buffer.
 type VectorWriter interface {
