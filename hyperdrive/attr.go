@@ -69,14 +69,7 @@ func (d *Drive) update(ctx context.Context, op, p string, fn func(*Stat)) error 
 	}
 	st := f.stat.Clone()
 	fn(st)
-	var opts []hypertrie.Option
-	if n := f.entry.Node; n != nil {
-		opts = append(opts, hypertrie.WithFlags(n.Flags))
-	}
-	if _, err := f.entry.Trie.Put(ctx, f.entry.Key, EncodeStat(st), opts...); err != nil {
-		return pathErr(op, cp, translate(err))
-	}
-	return nil
+	return pathErr(op, cp, d.putStat(ctx, f, st))
 }
 
 // Truncate sets the size of the file at p (following symlinks). A cut at

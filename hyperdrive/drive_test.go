@@ -511,3 +511,36 @@ func TestReopen(t *testing.T) {
 		t.Fatal("version 2 sees /g")
 	}
 }
+
+func TestWatchThroughMountsAndSmallWriters(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	a := openDrive(t, s.Namespace("wa"), Options{})
+	b := openDrive(t, s.Namespace("wb"), Options{})
+	must(t, a.Mount(ctx, "/m", b.Key(), MountOptions{}))
+	changed := make(chan struct{}, 10)
+	stop := a.Watch("/", func() { changed <- struct{}{} })
+	defer stop()
+	must(t, b.WriteFile(ctx, "/x", []byte("x"), 0)) // a change in the mounted drive
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no watch call for a write in a mounted drive")
+	}
+	// Writers of small files do not take the content feed until Close.
+	ws := make([]*Writer, 5)
+	for i := range ws {
+		w, err := a.Create(ctx, "/small"+string(rune('0'+i)), 0)
+		must(t, err)
+		w.Write([]byte{byte(i)})
+		ws[i] = w
+	}
+	for i := len(ws) - 1; i >= 0; i-- {
+		must(t, ws[i].Close())
+	}
+	for i := range ws {
+		if b, err := a.ReadFile(ctx, "/small"+string(rune('0'+i))); err != nil || len(b) != 1 || b[0] != byte(i) {
+			t.Fatalf("small%d: %v %v", i, b, err)
+		}
+	}
+}
