@@ -286,3 +286,10 @@ func (f *File) readAll(ctx context.Context) ([]byte, error) {
 	}
 	return out, nil
 }
+
+var (
+	_ io.ReaderAt    = (*File)(nil)
+	_ io.ReadSeeker  = (*File)(nil)
+	_ io.Closer      = (*File)(nil)
+	_ io.WriteCloser = (*Writer)(nil)
+)
