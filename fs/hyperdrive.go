@@ -81,7 +81,8 @@ func (b *Drive) OpenFile(ctx context.Context, p string) (File, error) {
 	if err != nil || b.D.Writable() {
 		return f, err
 	}
-	return &driveFile{File: f, d: b.D, path: p}, nil
+	closing, stop := context.WithCancel(context.Background())
+	return &driveFile{File: f, d: b.D, path: p, closing: closing, stopPrefetch: stop}, nil
 }
 
 // driveFile is a replica's file with a second handle for read-ahead, so
@@ -94,11 +95,18 @@ type driveFile struct {
 	mu    sync.Mutex
 	ahead *hyperdrive.File // opened on first Prefetch; guarded by mu
 	buf   []byte           // guarded by mu
+
+	closing      context.Context // done once Close starts, ending prefetches
+	stopPrefetch context.CancelFunc
 }
 
 // Prefetch reads [off, off+n) through the second handle and drops it: the
 // blocks are then stored locally.
 func (f *driveFile) Prefetch(ctx context.Context, off, n int64) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(f.closing, cancel)
+	defer stop()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.ahead == nil {
@@ -123,6 +131,7 @@ func (f *driveFile) Prefetch(ctx context.Context, off, n int64) error {
 
 // Close closes both handles.
 func (f *driveFile) Close() error {
+	f.stopPrefetch() // a prefetch waiting on peers must not hold up the release
 	f.mu.Lock()
 	if f.ahead != nil {
 		f.ahead.Close()

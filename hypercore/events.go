@@ -72,8 +72,16 @@ type Fetcher interface {
 }
 
 // SetFetcher installs (or, with nil, removes) the fetcher reads wait on.
+// Readers waiting on the old one look again: with none left they fail with
+// ErrNotAvailable instead of waiting for blocks nobody will fetch.
 func (f *Feed) SetFetcher(fetcher Fetcher) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.fetcher = fetcher
-	f.mu.Unlock()
+	for i, ws := range f.waiting {
+		for _, w := range ws {
+			close(w)
+		}
+		delete(f.waiting, i)
+	}
 }

@@ -187,6 +187,16 @@ func (f *Feed) offsetOf(i uint64) (uint64, error) {
 	return offset, nil
 }
 
+// ByteOffset is the offset of block i's first byte in the feed. It needs
+// the tree nodes left of the block, which a proof of block i brings.
+func (f *Feed) ByteOffset(i uint64) (uint64, error) {
+	off, err := f.offsetOf(i)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrNotAvailable, err)
+	}
+	return off, nil
+}
+
 // GetBatch returns blocks [start, end), fetching missing ones like Get.
 func (f *Feed) GetBatch(ctx context.Context, start, end uint64) ([][]byte, error) {
 	if end <= start {

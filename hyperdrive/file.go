@@ -213,22 +213,45 @@ func (f *File) locateLocked(ctx context.Context, abs uint64) error {
 	return f.loadLocked(ctx, idx, abs-rel)
 }
 
-// scanLocked finds abs by reading blocks from the file's first one, for a
-// sparse replica that lacks the tree nodes Seek needs.
+// scanLocked finds abs on a sparse replica that lacks the tree nodes Seek
+// needs. Files are written in blocks of one size (but the last), so it
+// guesses the block from the file's mean block size and fetches it; the
+// proof that comes with a block gives its exact byte offset, and the guess
+// is corrected from there. A file of equal blocks takes one fetch.
 func (f *File) scanLocked(ctx context.Context, abs uint64) error {
-	blk, start := f.stat.Offset, f.stat.ByteOffset
-	if f.data != nil && f.blkStart <= abs {
-		blk, start = f.blk, f.blkStart
+	first, last := f.stat.Offset, f.stat.Offset+f.stat.Blocks-1
+	if f.stat.Blocks == 0 {
+		return fmt.Errorf("byte %d of an empty file: %w", abs, io.EOF)
 	}
-	for {
-		if err := f.loadLocked(ctx, blk, start); err != nil {
+	mean := max(1, (f.stat.Size+f.stat.Blocks-1)/f.stat.Blocks)
+	guess := first + (abs-f.stat.ByteOffset)/mean
+	for range 64 {
+		guess = min(max(guess, first), last)
+		if _, err := f.feed.Get(ctx, guess); err != nil {
 			return err
 		}
-		if abs < start+uint64(len(f.data)) {
-			return nil
+		start, err := f.feed.ByteOffset(guess)
+		if err != nil {
+			return err
 		}
-		blk, start = blk+1, start+uint64(len(f.data))
+		if err := f.loadLocked(ctx, guess, start); err != nil {
+			return err
+		}
+		end := start + uint64(len(f.data))
+		switch {
+		case abs >= start && abs < end:
+			return nil
+		case abs < start:
+			guess -= max(1, (start-abs)/mean)
+		default:
+			guess += max(1, (abs-end)/mean)
+		}
+		// With the fetched block's nodes local, Seek may now succeed.
+		if idx, rel, err := f.feed.Seek(abs); err == nil {
+			return f.loadLocked(ctx, idx, abs-rel)
+		}
 	}
+	return fmt.Errorf("byte %d: no block found in [%d, %d]: %w", abs, first, last, ErrCorrupt)
 }
 
 // loadLocked reads block idx, whose first byte is feed byte start.

@@ -75,7 +75,9 @@ func (s *Set) addFeed(f *hypercore.Feed) {
 	if s.closed || s.reps[dk] != nil {
 		return
 	}
-	r := replication.NewReplicator(f, replication.Options{Logger: s.log})
+	// Someone else's feed follows its peers' new blocks (hashes only), so
+	// a mounted remote drive shows what they add.
+	r := replication.NewReplicator(f, replication.Options{Logger: s.log, EagerUpdate: !f.Writable()})
 	s.reps[dk] = r
 	for st := range s.streams {
 		s.replicateLocked(st, r)

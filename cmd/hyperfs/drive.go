@@ -49,7 +49,7 @@ func (c *driveCmd) with(std *streams, arg string, fn func(ctx context.Context, d
 		defer n.Close()
 	}
 	openCtx, stop := context.WithTimeout(ctx, c.openTimeout)
-	d, err := openDrive(openCtx, s, t)
+	d, err := openDrive(openCtx, s, t, n)
 	stop()
 	if err != nil {
 		return err

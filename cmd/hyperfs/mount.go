@@ -105,7 +105,9 @@ func mount(std *streams, sf *storeFlags, nf *netFlags, t target, dir string, opt
 		return err
 	}
 	defer s.Close()
-	netCtx, stopNet := context.WithCancel(ctx)
+	// The network outlives the signal: reads in flight while unmounting
+	// still need their peers. It stops once the folder is unmounted.
+	netCtx, stopNet := context.WithCancel(context.Background())
 	defer stopNet()
 	n, err := nf.start(netCtx, s)
 	if err != nil {
@@ -120,7 +122,7 @@ func mount(std *streams, sf *storeFlags, nf *netFlags, t target, dir string, opt
 	waiting := time.AfterFunc(2*time.Second, func() {
 		fmt.Fprintln(std.stderr, "waiting for peers to send the drive…")
 	})
-	d, err := openDrive(openCtx, s, t)
+	d, err := openDrive(openCtx, s, t, n)
 	waiting.Stop()
 	cancel()
 	if err != nil {

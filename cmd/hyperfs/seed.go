@@ -208,7 +208,7 @@ func init() {
 					k, _ := parseKey(h)
 					n.join(hcrypto.DiscoveryKey(k))
 					openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-					d, err := openDrive(openCtx, s, target{key: k})
+					d, err := openDrive(openCtx, s, target{key: k}, n)
 					cancel()
 					if err != nil {
 						slog.Warn("seeded drive not available yet", "key", h, "err", err)

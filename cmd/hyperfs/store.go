@@ -106,9 +106,14 @@ func parseTarget(arg string) (target, error) {
 	return target{key: k}, nil
 }
 
-// openDrive opens the drive t names in s.
-func openDrive(ctx context.Context, s *session, t target) (*hyperdrive.Drive, error) {
-	d, err := hyperdrive.Open(ctx, s.store, hyperdrive.Options{Key: t.key, Sparse: true})
+// openDrive opens the drive t names in s; with a network, feeds of someone
+// else's drive are first brought up to date from peers.
+func openDrive(ctx context.Context, s *session, t target, n *network) (*hyperdrive.Drive, error) {
+	opts := hyperdrive.Options{Key: t.key, Sparse: true}
+	if n != nil {
+		opts.Update = n.update
+	}
+	d, err := hyperdrive.Open(ctx, s.store, opts)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("no peer sent the drive in time (is anyone online with it? --peer host:port connects to one directly): %w", err)
