@@ -194,8 +194,7 @@ func TestAckAndExtensions(t *testing.T) {
 	rw.RegisterExtension("echo", func(p *Peer, msg []byte) {
 		got <- "writer:" + string(msg)
 	})
-	var ext *Extension
-	ext = rr.RegisterExtension("echo", func(p *Peer, msg []byte) { got <- "reader:" + string(msg) })
+	ext := rr.RegisterExtension("echo", func(p *Peer, msg []byte) { got <- "reader:" + string(msg) })
 	rr.RegisterExtension("aaa", nil) // shifts the reader's ids: trap 10
 	sa, sb := pair(t, false, Config{Live: true, Logger: log}, Config{Live: true, Logger: log})
 	sext := sa.RegisterExtension("stream-x", nil)
