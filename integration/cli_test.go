@@ -404,7 +404,7 @@ func TestCLIErrors(t *testing.T) {
 	if code != 2 || !strings.Contains(out, "not a drive key") {
 		t.Errorf("bad key: exit %d: %s", code, out)
 	}
-	code, out = runCLI(t, env, "mount", "--no-discovery", filepath.Join(t.TempDir(), "missing"))
+	code, out = runCLI(t, env, "mount", "--no-discovery", filepath.Join(t.TempDir(), "no", "such", "parent"))
 	if code == 0 || !strings.Contains(out, "mkdir -p") {
 		t.Errorf("missing mountpoint: exit %d: %s", code, out)
 	}

@@ -94,8 +94,13 @@ func mount(std *streams, sf *storeFlags, nf *netFlags, t target, dir string, opt
 	} else if recovered {
 		slog.Warn("freed a mountpoint left by a crashed hyperfs", "dir", abs)
 	}
+	// A missing mountpoint is made (not its parents: a typo should not
+	// grow a tree of folders).
+	if err := os.Mkdir(abs, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("mountpoint %s cannot be made: %w (create it with mkdir -p %s)", abs, err, abs)
+	}
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-		return fmt.Errorf("mountpoint %s is not a folder: create it first (mkdir -p %s)", abs, abs)
+		return fmt.Errorf("mountpoint %s is not a folder", abs)
 	}
 	if _, err := exec.LookPath("fusermount3"); err != nil {
 		return errors.New("FUSE is not installed: install fuse3 (apt-get install fuse3)")
