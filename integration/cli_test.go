@@ -453,3 +453,49 @@ func TestDaemonMountAndUnmount(t *testing.T) {
 		t.Fatalf("still mounted: %v", err)
 	}
 }
+
+// TestMountFindsJSPeerThroughDHT: a JS hyperswarm peer announces a drive;
+// hyperfs, given only the key and a (local) bootstrap node, finds it
+// through the DHT and mounts it.
+func TestMountFindsJSPeerThroughDHT(t *testing.T) {
+	jsref.Require(t)
+	bootstrap := jsBootstrap(t)
+	dir := filepath.Join(t.TempDir(), "js")
+	var rep driveReport
+	jsref.RunJSON(t, &rep, "drive-write.js", dir, "--big-size", fmt.Sprint(1<<20), "--small", "5")
+	peer := jsref.Start(t, "drive-swarm.js", dir, "--bootstrap", bootstrap)
+	var joined struct{ Key string }
+	peer.Next(&joined)
+	mnt := t.TempDir()
+	start := time.Now()
+	mountCLI(t, cliEnv(t), "--open-timeout", "30s", "--no-mdns", "--bootstrap", bootstrap, "--storage", filepath.Join(t.TempDir(), "go"), joined.Key, mnt)
+	got := sha256File(t, filepath.Join(mnt, "big.bin"))
+	t.Logf("first byte through the DHT after %s", time.Since(start))
+	if want := rep.Entries["/big.bin"].SHA256; want == "" || got != want {
+		t.Fatalf("big.bin through a DHT-found peer: %s, want %s", got, want)
+	}
+}
+
+// TestJSFindsHyperfsThroughDHT: hyperfs serves a drive it announces on the
+// DHT; a JS hyperswarm peer finds it there and reads it.
+func TestJSFindsHyperfsThroughDHT(t *testing.T) {
+	jsref.Require(t)
+	bootstrap := jsBootstrap(t)
+	src := filepath.Join(t.TempDir(), "src")
+	key := writeBigDrive(t, src, 2<<20)
+	mnt := t.TempDir()
+	mountCLI(t, cliEnv(t), "--no-mdns", "--bootstrap", bootstrap, src, mnt)
+	peer := jsref.Start(t, "drive-swarm.js", filepath.Join(t.TempDir(), "js"), "--bootstrap", bootstrap, "--key", key, "--read", "/small.txt,/big.bin")
+	var joined, read struct {
+		Event string
+		Files map[string]string
+		Ms    int
+	}
+	peer.Next(&joined)
+	peer.Next(&read)
+	for _, p := range []string{"small.txt", "big.bin"} {
+		if want := sha256File(t, filepath.Join(mnt, p)); read.Files["/"+p] != want {
+			t.Errorf("JS read /%s as %q through the DHT, want %s", p, read.Files["/"+p], want)
+		}
+	}
+}

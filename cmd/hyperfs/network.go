@@ -25,6 +25,7 @@ type netFlags struct {
 	peers       listFlag
 	listen      string
 	noDiscovery bool
+	noMDNS      bool
 	bootstrap   listFlag
 }
 
@@ -32,6 +33,7 @@ func (nf *netFlags) register(fs *flag.FlagSet) {
 	fs.Var(&nf.peers, "peer", "connect to a peer at `host:port` (repeatable)")
 	fs.StringVar(&nf.listen, "listen", "", "accept peers on `addr` (host:port)")
 	fs.BoolVar(&nf.noDiscovery, "no-discovery", false, "find no peers through the DHT or the local network")
+	fs.BoolVar(&nf.noMDNS, "no-mdns", false, "find no peers on the local network (multicast DNS), only through the DHT")
 	fs.Var(&nf.bootstrap, "bootstrap", "DHT bootstrap node `host:port` (repeatable; default: the public hyperswarm nodes)")
 }
 
@@ -56,7 +58,7 @@ func (nf *netFlags) start(ctx context.Context, s *session) (*network, error) {
 		slog.Info("listening for peers", "addr", addr.String())
 	}
 	if !nf.noDiscovery {
-		opts := discovery.Options{}
+		opts := discovery.Options{NoMDNS: nf.noMDNS}
 		if len(nf.bootstrap) > 0 {
 			opts.Bootstrap = nf.bootstrap
 		}
