@@ -416,6 +416,13 @@ func TestCLIErrors(t *testing.T) {
 	// A mounted storage folder is locked for a second instance.
 	storage := filepath.Join(t.TempDir(), "st")
 	mountCLI(t, env, "--no-discovery", "--storage", storage, t.TempDir())
+	// A folder something is mounted on is refused.
+	used := t.TempDir()
+	mountCLI(t, env, "--no-discovery", "--storage", filepath.Join(t.TempDir(), "st2"), used)
+	code, out = runCLI(t, env, "mount", "--no-discovery", "--storage", filepath.Join(t.TempDir(), "st3"), used)
+	if code == 0 || !strings.Contains(out, "already a mountpoint") {
+		t.Errorf("mountpoint in use: exit %d: %s", code, out)
+	}
 	code, out = runCLI(t, env, "info", "--storage", storage)
 	if code != 3 || !strings.Contains(out, "in use") {
 		t.Errorf("locked storage: exit %d: %s", code, out)

@@ -102,6 +102,9 @@ func mount(std *streams, sf *storeFlags, nf *netFlags, t target, dir string, opt
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 		return fmt.Errorf("mountpoint %s is not a folder", abs)
 	}
+	if isMountpoint(abs) {
+		return fmt.Errorf("%s is already a mountpoint: unmount it first (hyperfs unmount %s)", abs, abs)
+	}
 	if _, err := exec.LookPath("fusermount3"); err != nil {
 		return errors.New("FUSE is not installed: install fuse3 (apt-get install fuse3)")
 	}
@@ -181,6 +184,16 @@ func mount(std *streams, sf *storeFlags, nf *netFlags, t target, dir string, opt
 	case <-unmounted:
 	}
 	return nil
+}
+
+// isMountpoint reports whether something is mounted on dir: its device
+// differs from its parent's.
+func isMountpoint(dir string) bool {
+	var st, parent syscall.Stat_t
+	if syscall.Stat(dir, &st) != nil || syscall.Stat(filepath.Dir(dir), &parent) != nil {
+		return false
+	}
+	return st.Dev != parent.Dev || st.Ino == parent.Ino
 }
 
 // stateDir is $XDG_STATE_HOME/hyperfs (~/.local/state/hyperfs).
