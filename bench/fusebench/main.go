@@ -57,10 +57,28 @@ func main() {
 	dir := flag.String("dir", "", "working directory for -child")
 	scale := flag.Float64("scale", 1, "fraction of every size to run")
 	cacheMiB := flag.Int64("cache", 256, "cache budget of the drive in MiB")
+	peer := flag.String("peer", "", "address of the serving child, for -child cold-read and raw-replication")
+	key := flag.String("key", "", "drive key, for -child cold-read and raw-replication")
 	flag.Parse()
 	sz := sizes(*scale)
+	if *child == "serve" {
+		if err := serve(*dir, *cacheMiB<<20); err != nil {
+			fmt.Fprintln(os.Stderr, "fusebench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *child != "" {
-		res, err := runChild(*child, *backend, *dir, sz, *cacheMiB<<20)
+		var res result
+		var err error
+		switch *child {
+		case "cold-read":
+			res, err = coldRead(*dir, *peer, *key, *cacheMiB<<20)
+		case "raw-replication":
+			res, err = rawReplication(*dir, *peer, *key, *cacheMiB<<20)
+		default:
+			res, err = runChild(*child, *backend, *dir, sz, *cacheMiB<<20)
+		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "fusebench:", err)
 			os.Exit(1)
@@ -160,8 +178,15 @@ func drive(sz sizeSet, cacheMiB int64) error {
 			}
 		}
 	}
+	cold, raw, err := remoteRows(self, tmp, cacheMiB)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(tw, "%s, remote\treplication only\t%.3f\t%.1f MB/s\t\t%.0f\t\n", rows[0].name, raw.Seconds, mbps(raw, false), float64(raw.PeakRSS)/(1<<20))
+	fmt.Fprintf(tw, "%s, remote, cold\thyperdrive\t%.3f\t%.1f MB/s\t%.2f× of replication\t%.0f\t\n", rows[0].name, cold.Seconds, mbps(cold, false), raw.Seconds/cold.Seconds, float64(cold.PeakRSS)/(1<<20))
 	tw.Flush()
 	fmt.Printf("\nvs loopback = loopback time / this time (higher is faster). Drive cache budget %d MiB.\n", cacheMiB)
+	fmt.Println("remote rows: the drive served by another process over loopback TCP; \"replication only\" downloads the file's blocks with no mount.")
 	fmt.Println("memback holds its content in memory: its RSS includes the data.")
 	return nil
 }
