@@ -19,19 +19,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
-	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hyperfs/hyperfs/bench/internal/child"
 
 	"github.com/hyperfs/hyperfs/cache"
 	"github.com/hyperfs/hyperfs/corestore"
@@ -147,23 +146,10 @@ func compare(scale float64, cacheMiB int64) error {
 
 // runChild runs one case in a child process and adds its peak RSS.
 func runChild(prog string, args ...string) (result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
-	}
-	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
 	var r result
-	if err := json.Unmarshal(lines[len(lines)-1], &r); err != nil {
-		return result{}, fmt.Errorf("output %q: %w", stdout.String(), err)
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.PeakRSS = uint64(ru.Maxrss) * 1024
-	}
-	return r, nil
+	rss, err := child.Run(&r, prog, args...)
+	r.PeakRSS = rss
+	return r, err
 }
 
 func filePath(i int) string { return fmt.Sprintf("/d%02d/f%05d", i%100, i) }

@@ -12,19 +12,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
-	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/hyperfs/hyperfs/bench/internal/child"
 
 	"github.com/hyperfs/hyperfs/cache"
 	"github.com/hyperfs/hyperfs/hypercore"
@@ -154,23 +153,10 @@ func jsArgs(name, dir string, ops int) []string {
 
 // runChild runs one case in a child process and adds its peak RSS.
 func runChild(_ string, prog string, args ...string) (result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
-	}
-	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
 	var r result
-	if err := json.Unmarshal(lines[len(lines)-1], &r); err != nil {
-		return result{}, fmt.Errorf("output %q: %w", stdout.String(), err)
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.PeakRSS = uint64(ru.Maxrss) * 1024
-	}
-	return r, nil
+	rss, err := child.Run(&r, prog, args...)
+	r.PeakRSS = rss
+	return r, err
 }
 
 // runGo is the Go side of one case, timed like feed-bench.js times it.

@@ -33,6 +33,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hyperfs/hyperfs/bench/internal/child"
+
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
@@ -193,20 +195,9 @@ func drive(sz sizeSet, cacheMiB int64) error {
 
 // spawn runs one child and decodes its result.
 func spawn(prog string, args ...string) (result, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, prog, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return result{}, fmt.Errorf("%v: %s", err, stderr.String())
-	}
-	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
 	var r result
-	if err := json.Unmarshal(lines[len(lines)-1], &r); err != nil {
-		return result{}, fmt.Errorf("output %q: %w", stdout.String(), err)
-	}
-	return r, nil
+	_, err := child.Run(&r, prog, args...) // the child reports its own peak RSS
+	return r, err
 }
 
 // pattern is deterministic content.
