@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/hyperfs/hyperfs/bench/internal/child"
-
 	"github.com/hyperfs/hyperfs/cache"
 	"github.com/hyperfs/hyperfs/corestore"
 	"github.com/hyperfs/hyperfs/hyperdrive"

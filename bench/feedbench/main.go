@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/hyperfs/hyperfs/bench/internal/child"
-
 	"github.com/hyperfs/hyperfs/cache"
 	"github.com/hyperfs/hyperfs/hypercore"
 	"github.com/hyperfs/hyperfs/integration/jsref"
