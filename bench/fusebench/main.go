@@ -10,6 +10,10 @@
 // version's content never changes), find and ls -lR over 10,000 files, and
 // an untar of 1,000 small files into the mount. The loopback mount has FUSE
 // passthrough off, so its daemon serves every read, as hyperfs's does.
+// The jsfuse rows run the same cases on the JS FUSE stack, hyperdrive-fuse
+// 1.2 on fuse-native (libfuse 2, Debian's libfuse2), mounting the same
+// corestore folders through integration/js/scripts/fuse-mount.js; where it
+// cannot mount, its rows say "not run" and why.
 //
 // Every case runs in its own process (this binary re-run with -child), so
 // peak RSS is per case; the data is written by a separate setup process
@@ -29,6 +33,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -55,7 +60,7 @@ type result struct {
 
 func main() {
 	child := flag.String("child", "", "run one step in this process (internal): setup-read, setup-tree, read, find, ls, untar")
-	backend := flag.String("backend", "", "hyperdrive, memback or loopback, for -child")
+	backend := flag.String("backend", "", "hyperdrive, memback, loopback or jsfuse, for -child")
 	dir := flag.String("dir", "", "working directory for -child")
 	scale := flag.Float64("scale", 1, "fraction of every size to run")
 	cacheMiB := flag.Int64("cache", 256, "cache budget of the drive in MiB")
@@ -85,9 +90,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "fusebench:", err)
 			os.Exit(1)
 		}
-		var ru syscall.Rusage
-		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-		res.PeakRSS = ru.Maxrss * 1024
+		if res.PeakRSS == 0 { // else the daemon's, another process (jsfuse)
+			var ru syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+			res.PeakRSS = ru.Maxrss * 1024
+		}
 		json.NewEncoder(os.Stdout).Encode(res)
 		return
 	}
@@ -161,16 +168,37 @@ func drive(sz sizeSet, cacheMiB int64) error {
 		{fmt.Sprintf("ls -lR, %d files", sz.tree), "ls", perSec(sz.tree), "files/s"},
 		{fmt.Sprintf("untar %d files", sz.small), "untar", perSec(sz.small), "files/s"},
 	}
+	backends := []string{"loopback", "hyperdrive", "memback", "jsfuse"}
+	jsNotRun := "" // why jsfuse cannot mount, once a case found it
 	for _, rw := range rows {
 		res := map[string]result{}
-		for _, b := range []string{"loopback", "hyperdrive", "memback"} {
+		notRun := map[string]string{}
+		for _, b := range backends {
+			if b == "jsfuse" && jsNotRun != "" {
+				notRun[b] = jsNotRun
+				continue
+			}
 			r, err := run(rw.step, b)
+			if err != nil && b == "jsfuse" {
+				// The JS stack is optional: report why, go on.
+				notRun[b] = reason(err)
+				if strings.Contains(err.Error(), errNoMount.Error()) {
+					jsNotRun = notRun[b]
+				}
+				fmt.Fprintf(os.Stderr, "not run: %s on %s: %v\n", rw.step, b, err)
+				continue
+			}
 			if err != nil {
 				return err
 			}
 			res[b] = r
 		}
-		for _, b := range []string{"loopback", "hyperdrive", "memback"} {
+		for _, b := range backends {
+			if why, ok := notRun[b]; ok {
+				// The reason is a trailing cell, which widens no column.
+				fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\t  not run: %s\n", rw.name, b, why)
+				continue
+			}
 			r := res[b]
 			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.1f %s\t%.2f×\t%.0f\t\n", rw.name, b, r.Seconds,
 				rw.rate(r, false), rw.unit, res["loopback"].Seconds/r.Seconds, float64(r.PeakRSS)/(1<<20))
@@ -190,6 +218,7 @@ func drive(sz sizeSet, cacheMiB int64) error {
 	fmt.Printf("\nvs loopback = loopback time / this time (higher is faster). Drive cache budget %d MiB.\n", cacheMiB)
 	fmt.Println("remote rows: the drive served by another process over loopback TCP; \"replication only\" downloads the file's blocks with no mount.")
 	fmt.Println("memback holds its content in memory: its RSS includes the data.")
+	fmt.Println("jsfuse: hyperdrive-fuse on fuse-native (libfuse 2) on the same corestore folders; its RSS is the node process's.")
 	return nil
 }
 
@@ -232,7 +261,7 @@ func openDrive(storeDir string, cacheBytes int64) (*hfs.Drive, func(), error) {
 }
 
 // runChild runs one step; setup steps write the data every backend reads.
-func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (result, error) {
+func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (res result, err error) {
 	ctx := context.Background()
 	switch step {
 	case "setup-read":
@@ -306,17 +335,18 @@ func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (result, 
 		}
 		store = local + "-store"
 	}
-	server, cleanup, err := mount(backend, mnt, local, store, step, sz, cacheBytes)
+	unmount, err := mount(backend, mnt, local, store, step, sz, cacheBytes)
 	if err != nil {
 		return result{}, err
 	}
 	defer func() {
-		server.Unmount()
-		server.Wait()
-		cleanup()
+		rss, uerr := unmount()
+		if err == nil {
+			err = uerr
+		}
+		res.PeakRSS = rss
 	}()
 
-	var res result
 	start := time.Now()
 	switch step {
 	case "read":
@@ -361,8 +391,26 @@ func readAll(p string) (int64, error) {
 	return io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, make([]byte, 1<<20))
 }
 
-// mount mounts one backend at mnt.
-func mount(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int64) (*fuse.Server, func(), error) {
+// mount mounts one backend at mnt. unmount unmounts it and returns the
+// peak RSS of its daemon if that is another process, else 0.
+func mount(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int64) (unmount func() (int64, error), err error) {
+	if backend == "jsfuse" {
+		return mountJS(store, mnt)
+	}
+	server, cleanup, err := mountGo(backend, mnt, local, store, step, sz, cacheBytes)
+	if err != nil {
+		return nil, err
+	}
+	return func() (int64, error) {
+		server.Unmount()
+		server.Wait()
+		cleanup()
+		return 0, nil
+	}, nil
+}
+
+// mountGo mounts one of the Go backends at mnt.
+func mountGo(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int64) (*fuse.Server, func(), error) {
 	ctx := context.Background()
 	switch backend {
 	case "loopback":
@@ -405,6 +453,19 @@ func mount(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int64
 		return server, func() {}, err
 	}
 	return nil, nil, fmt.Errorf("unknown backend %q", backend)
+}
+
+// reason shortens a child's error to one line for a "not run" row.
+func reason(err error) string {
+	s := err.Error()
+	if i := strings.LastIndex(s, "fusebench: "); i >= 0 {
+		s = s[i+len("fusebench: "):]
+	}
+	s = firstLine(s)
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
 }
 
 // noPassthrough is a loopback node whose files do not offer a passthrough
