@@ -27,7 +27,7 @@ func init() {
 	register(&command{
 		name:    "mount",
 		usage:   "[<key|storage-dir>] <mountpoint>",
-		summary: "mount a drive as a folder, in the foreground until interrupted (default: your own drive)",
+		summary: "mount a drive as a folder, in the foreground until interrupted (default: your own drive; in hyperdrive-daemon's ~/.hyperdrive, its root drive)",
 		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			var sf storeFlags
 			var nf netFlags

@@ -24,20 +24,25 @@ type storeFlags struct {
 }
 
 func (sf *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&sf.storage, "storage", defaultStorage(), "storage `folder` (a corestore, readable by the JS stack)")
+	fs.StringVar(&sf.storage, "storage", defaultStorage(), "storage `folder` (a corestore, readable by the JS stack; or hyperdrive-daemon's ~/.hyperdrive)")
 	fs.Int64Var(&sf.cacheMiB, "cache-size", 256, "`MiB` of memory for cached tree nodes and blocks")
 }
 
 // session is an open store and the cache under it.
 type session struct {
-	store *corestore.Store
-	cache *cache.Cache
+	store  *corestore.Store
+	cache  *cache.Cache
+	daemon bool // the store is hyperdrive-daemon's (daemonstore.go)
 }
 
 // open opens the store at dir (sf.storage when dir is empty).
 func (sf *storeFlags) open(dir string) (*session, error) {
 	if dir == "" {
 		dir = sf.storage
+	}
+	cores, daemon := daemonCores(dir)
+	if daemon {
+		dir = cores
 	}
 	c, err := cache.New(cache.Options{MaxBytes: sf.cacheMiB << 20})
 	if err != nil {
@@ -53,7 +58,7 @@ func (sf *storeFlags) open(dir string) (*session, error) {
 		}
 		return nil, fmt.Errorf("opening storage %s: %w", dir, err)
 	}
-	return &session{store: st, cache: c}, nil
+	return &session{store: st, cache: c, daemon: daemon}, nil
 }
 
 func (s *session) Close() error {
@@ -76,10 +81,15 @@ func parseKey(s string) (ed25519.PublicKey, error) {
 	return b, nil
 }
 
-// isStorageDir reports whether path is a folder holding a drive's storage.
+// isStorageDir reports whether path is a folder holding a drive's storage
+// (or hyperdrive-daemon's storage).
 func isStorageDir(path string) bool {
 	st, err := os.Stat(filepath.Join(path, "master_key"))
-	return err == nil && !st.IsDir()
+	if err == nil && !st.IsDir() {
+		return true
+	}
+	_, daemon := daemonCores(path)
+	return daemon
 }
 
 // target is what a command's drive argument named.
@@ -109,6 +119,14 @@ func parseTarget(arg string) (target, error) {
 // openDrive opens the drive t names in s; with a network, feeds of someone
 // else's drive are first brought up to date from peers.
 func openDrive(ctx context.Context, s *session, t target, n *network) (*hyperdrive.Drive, error) {
+	if t.key == nil && s.daemon {
+		// hyperdrive-daemon's storage has no default drive: its root drive.
+		k, err := daemonRootKey(s.store.Dir())
+		if err != nil {
+			return nil, err
+		}
+		t.key = k
+	}
 	opts := hyperdrive.Options{Key: t.key, Sparse: true}
 	if n != nil {
 		opts.Update = n.update
