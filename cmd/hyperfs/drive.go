@@ -113,6 +113,7 @@ func init() {
 			return func(args []string) error {
 				return c.with(std, optionalArg(args), func(ctx context.Context, d *hyperdrive.Drive, n *network) error {
 					dk := d.DiscoveryKey()
+					d.Content(ctx) // opened, so Usage counts it; an empty drive may have none yet
 					u := d.Usage()
 					peers := 0
 					if n != nil {
