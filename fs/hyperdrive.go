@@ -3,7 +3,6 @@ package fs
 import (
 	"context"
 	"io"
-	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -82,61 +81,29 @@ func (b *Drive) OpenFile(ctx context.Context, p string) (File, error) {
 		return f, err
 	}
 	closing, stop := context.WithCancel(context.Background())
-	return &driveFile{File: f, d: b.D, path: p, closing: closing, stopPrefetch: stop}, nil
+	return &driveFile{File: f, closing: closing, stopPrefetch: stop}, nil
 }
 
-// driveFile is a replica's file with a second handle for read-ahead, so
-// prefetching does not take the reading handle's lock or move its block.
+// driveFile is a replica's file: its read-ahead asks peers for every
+// block of the window at once, and a Close ends a read-ahead still waiting.
 type driveFile struct {
 	*hyperdrive.File
-	d    *hyperdrive.Drive
-	path string
-
-	mu    sync.Mutex
-	ahead *hyperdrive.File // opened on first Prefetch; guarded by mu
-	buf   []byte           // guarded by mu
-
 	closing      context.Context // done once Close starts, ending prefetches
 	stopPrefetch context.CancelFunc
 }
 
-// Prefetch reads [off, off+n) through the second handle and drops it: the
-// blocks are then stored locally.
+// Prefetch makes [off, off+n) local: the blocks are requested in parallel.
 func (f *driveFile) Prefetch(ctx context.Context, off, n int64) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(f.closing, cancel)
 	defer stop()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.ahead == nil {
-		a, err := f.d.OpenFile(ctx, f.path)
-		if err != nil {
-			return err
-		}
-		f.ahead, f.buf = a, make([]byte, hyperdrive.WriteBlockSize)
-	}
-	for n > 0 {
-		m, err := f.ahead.ReadAtContext(ctx, f.buf[:min(n, int64(len(f.buf)))], off)
-		if err != nil {
-			if err == io.EOF {
-				return nil
-			}
-			return err
-		}
-		off, n = off+int64(m), n-int64(m)
-	}
-	return nil
+	return f.File.Prefetch(ctx, off, n)
 }
 
-// Close closes both handles.
+// Close ends read-ahead and closes the file.
 func (f *driveFile) Close() error {
 	f.stopPrefetch() // a prefetch waiting on peers must not hold up the release
-	f.mu.Lock()
-	if f.ahead != nil {
-		f.ahead.Close()
-	}
-	f.mu.Unlock()
 	return f.File.Close()
 }
 

@@ -100,19 +100,7 @@ func (f *Feed) waitFor(ctx context.Context, i uint64) error {
 		case <-ch:
 		case <-ctx.Done():
 			f.mu.Lock()
-			ws := f.waiting[i]
-			for k, w := range ws {
-				if w == ch {
-					ws = append(ws[:k], ws[k+1:]...)
-					break
-				}
-			}
-			if len(ws) == 0 {
-				delete(f.waiting, i)
-			} else {
-				f.waiting[i] = ws
-			}
-			nobody := len(ws) == 0
+			nobody := f.dropWaiterLocked(i, ch)
 			f.mu.Unlock()
 			if nobody {
 				fetcher.Cancel(i)
@@ -120,6 +108,84 @@ func (f *Feed) waitFor(ctx context.Context, i uint64) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Prefetch returns once blocks [start, end) are stored locally, asking the
+// fetcher for every missing one at once so that they are requested in
+// parallel (Get asks for one block at a time). Without a fetcher it fails
+// with ErrNotAvailable if any is missing.
+func (f *Feed) Prefetch(ctx context.Context, start, end uint64) error {
+	for {
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return ErrClosed
+		}
+		type wait struct {
+			i  uint64
+			ch chan struct{}
+		}
+		var waits []wait
+		for i := start; i < end && i < f.length; i++ {
+			if !f.bits.Get(i) {
+				ch := make(chan struct{})
+				f.waiting[i] = append(f.waiting[i], ch)
+				waits = append(waits, wait{i, ch})
+			}
+		}
+		fetcher := f.fetcher
+		if len(waits) > 0 && fetcher == nil {
+			for _, w := range waits {
+				f.dropWaiterLocked(w.i, w.ch)
+			}
+			f.mu.Unlock()
+			return fmt.Errorf("blocks %d-%d of %s: %w", start, end-1, f.store.Location(), ErrNotAvailable)
+		}
+		f.mu.Unlock()
+		if len(waits) == 0 {
+			return nil
+		}
+		for _, w := range waits {
+			fetcher.Fetch(w.i)
+		}
+		for k, w := range waits {
+			select {
+			case <-w.ch:
+			case <-ctx.Done():
+				f.mu.Lock()
+				var orphans []uint64
+				for _, rest := range waits[k:] {
+					if f.dropWaiterLocked(rest.i, rest.ch) {
+						orphans = append(orphans, rest.i)
+					}
+				}
+				f.mu.Unlock()
+				for _, i := range orphans {
+					fetcher.Cancel(i)
+				}
+				return ctx.Err()
+			}
+		}
+		// Woken: every block arrived, or the fetcher changed; look again.
+	}
+}
+
+// dropWaiterLocked removes one waiter of block i and reports whether none
+// is left.
+func (f *Feed) dropWaiterLocked(i uint64, ch chan struct{}) bool {
+	ws := f.waiting[i]
+	for k, w := range ws {
+		if w == ch {
+			ws = append(ws[:k], ws[k+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(f.waiting, i)
+		return true
+	}
+	f.waiting[i] = ws
+	return false
 }
 
 // wakeLocked releases readers waiting for block i.
