@@ -7,7 +7,7 @@
 // replicates the whole store on every connection. Prints
 // {"event":"joined","key"}; with --read it reads each path (waiting for a
 // peer) and prints {"event":"read","files":{path: sha256},"ms"} (ms from the
-// join to the last byte), then exits. Otherwise it serves until stdin
+// join call to the last byte), then exits. Otherwise it serves until stdin
 // closes.
 
 const crypto = require('crypto')
@@ -36,7 +36,9 @@ async function main (argv) {
     socket.pipe(stream).pipe(socket)
   })
   const start = Date.now()
-  swarm.join(drive.discoveryKey, { announce: true, lookup: true })
+  // "joined" once the first DHT round is done, so the announce is there
+  // for whoever looks next.
+  await new Promise(resolve => swarm.join(drive.discoveryKey, { announce: true, lookup: true }, resolve))
   emit('joined', { key: drive.key })
   if (flags.read) {
     const files = {}
