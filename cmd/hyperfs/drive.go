@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
 	"github.com/hyperfs/hyperfs/hyperdrive"
 )
 
@@ -48,9 +49,14 @@ func (c *driveCmd) with(std *streams, arg string, fn func(ctx context.Context, d
 		}
 		defer n.Close()
 	}
+	opened := make(chan struct{})
+	if n != nil {
+		n.joinUntil(opened, hcrypto.DiscoveryKey(t.key))
+	}
 	openCtx, stop := context.WithTimeout(ctx, c.openTimeout)
 	d, err := openDrive(openCtx, s, t, n)
 	stop()
+	close(opened)
 	if err != nil {
 		return err
 	}

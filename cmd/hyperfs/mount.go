@@ -122,8 +122,9 @@ func mount(std *streams, sf *storeFlags, nf *netFlags, t target, dir string, opt
 		return err
 	}
 	defer n.Close()
+	opened := make(chan struct{})
 	if t.key != nil {
-		n.join(hcrypto.DiscoveryKey(t.key))
+		n.joinUntil(opened, hcrypto.DiscoveryKey(t.key))
 	}
 
 	openCtx, cancel := context.WithTimeout(ctx, openTimeout)
@@ -133,6 +134,7 @@ func mount(std *streams, sf *storeFlags, nf *netFlags, t target, dir string, opt
 	d, err := openDrive(openCtx, s, t, n)
 	waiting.Stop()
 	cancel()
+	close(opened)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/hyperfs/hyperfs/discovery"
 	"github.com/hyperfs/hyperfs/hypercore"
@@ -107,6 +108,31 @@ func (n *network) join(dk [32]byte) {
 	if err := n.swarm.Join(dk, discovery.JoinOptions{Announce: true, Lookup: true}); err != nil {
 		slog.Warn("joining the swarm", "topic", fmt.Sprintf("%x", dk[:8]), "err", err)
 	}
+}
+
+// joinUntil joins dk and, until done closes, joins it again every 10
+// seconds: a drive we wait for may be announced after our first lookup, and
+// the swarm's own refresh is minutes apart.
+func (n *network) joinUntil(done <-chan struct{}, dk [32]byte) {
+	n.join(dk)
+	if n.swarm == nil {
+		return
+	}
+	go func() {
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				n.swarm.Leave(ctx, dk)
+				cancel()
+				n.join(dk)
+			}
+		}
+	}()
 }
 
 func (n *network) Close() {
