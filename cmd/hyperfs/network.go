@@ -126,10 +126,7 @@ func (n *network) joinUntil(done <-chan struct{}, dk [32]byte) {
 			case <-done:
 				return
 			case <-tick.C:
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				n.swarm.Leave(ctx, dk)
-				cancel()
-				n.join(dk)
+				n.join(dk) // joining again starts a new DHT round
 			}
 		}
 	}()
