@@ -263,6 +263,30 @@ func (f *Feed) ByteOffset(i uint64) (uint64, error) {
 	return off, nil
 }
 
+// ReadLocal reads len(dst) bytes of the feed starting at byte offset off,
+// which lie in blocks [start, end), with one read of the data file: the
+// fast path for a whole file whose blocks are all stored. It fails with
+// ErrNotAvailable unless every one of those blocks is local, and is not
+// used when reads are verified (VerifyReads), which needs them one by one.
+func (f *Feed) ReadLocal(start, end, off uint64, dst []byte) error {
+	if f.verifyReads || end <= start || !f.HasRange(start, end) {
+		return fmt.Errorf("blocks %d-%d of %s: %w", start, end-1, f.store.Location(), ErrNotAvailable)
+	}
+	// The caller's idea of where the bytes are must match the tree's.
+	first, err := f.offsetOf(start)
+	if err != nil {
+		return err
+	}
+	last, err := f.offsetOf(end)
+	if err != nil {
+		return err
+	}
+	if first != off || last < off+uint64(len(dst)) {
+		return fmt.Errorf("bytes %d-%d are not in blocks %d-%d (%d-%d): %w", off, off+uint64(len(dst)), start, end-1, first, last, ErrOutOfBounds)
+	}
+	return readFull(f.dataFile, dst, int64(off))
+}
+
 // GetBatch returns blocks [start, end), fetching missing ones like Get.
 func (f *Feed) GetBatch(ctx context.Context, start, end uint64) ([][]byte, error) {
 	if end <= start {
