@@ -10,6 +10,7 @@ package peers
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,9 @@ import (
 
 // Options configure a Set.
 type Options struct {
-	// KeyPair is this node's Noise identity on every connection (random if nil).
+	// KeyPair is this node's Noise identity on every connection (random,
+	// but the same for all of them, if nil: duplicate connections to one
+	// peer are told apart by it).
 	KeyPair *wire.NoiseKeyPair
 	// Timeout is each stream's idle timeout (the reference's 20 s if 0).
 	Timeout time.Duration
@@ -59,6 +62,11 @@ func New(store *corestore.Store, opts Options) *Set {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.opts.KeyPair == nil {
+		if kp, err := wire.NewNoiseKeyPair(rand.Reader); err == nil {
+			s.opts.KeyPair = &kp
+		}
 	}
 	s.unhook = append(s.unhook, store.OnFeed(s.addFeed), store.OnFeedClose(s.removeFeed))
 	for _, f := range store.List() {
@@ -124,6 +132,12 @@ func (s *Set) Serve(ctx context.Context, conn io.ReadWriteCloser, initiator bool
 		conn.Close()
 		return err
 	}
+	// A discovery connection may be a second one to the same peer: keep
+	// the one both sides agree on, as hyperswarm does.
+	if d, ok := conn.(deduplicator); ok && s.opts.KeyPair != nil && d.Deduplicate(s.opts.KeyPair.PublicKey[:], st.RemoteStaticKey()) {
+		st.Close()
+		return ErrDuplicate
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -149,6 +163,16 @@ func (s *Set) Serve(ctx context.Context, conn io.ReadWriteCloser, initiator bool
 		c.Close()
 	}
 	return st.Err()
+}
+
+// ErrDuplicate: the connection duplicated another one to the same peer and
+// was dropped.
+var ErrDuplicate = errors.New("duplicate connection to a peer")
+
+// deduplicator is a connection that knows its siblings to the same peer
+// (discovery.Conn).
+type deduplicator interface {
+	Deduplicate(localKey, remoteKey []byte) bool
 }
 
 // onDiscoveryKey answers a peer that opened a feed we have not offered:
