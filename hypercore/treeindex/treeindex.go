@@ -62,6 +62,11 @@ func (t *TreeIndex) Set(n uint64) bool {
 	return true
 }
 
+// MaxNode is the largest node index the walks accept: 2^60, far beyond the
+// reference's 2^53 (JS numbers) and far from where flat-tree arithmetic on
+// uint64 overflows.
+const MaxNode = 1 << 60
+
 // Proof returns the nodes an uploader sends with node n (block node for a
 // data request) to a requester whose Request.nodes was digest: the node itself
 // first if hash is set, then the uncles the requester lacks bottom-up, then,
@@ -74,6 +79,9 @@ func (t *TreeIndex) Set(n uint64) bool {
 // is a fresh, empty one. ok is false when n is not present locally (the
 // reference returns null and the uploader destroys the stream).
 func (t *TreeIndex) Proof(n, digest uint64, hash bool, remote *TreeIndex) (nodes []uint64, verifiedBy uint64, ok bool) {
+	if n > MaxNode {
+		return nil, 0, false
+	}
 	if remote == nil {
 		remote = New(nil)
 	}
@@ -145,6 +153,9 @@ func (t *TreeIndex) Proof(n, digest uint64, hash bool, remote *TreeIndex) (nodes
 func (t *TreeIndex) Digest(n uint64) uint64 {
 	if t.Get(n) {
 		return 1
+	}
+	if n > MaxNode {
+		return 0 // no walk up from beyond any feed: flat-tree math would overflow
 	}
 	var digest uint64
 	next := flat.Sibling(n)
