@@ -48,26 +48,36 @@ func (ff *feedFlags) open(mustExist bool) (*hypercore.Feed, error) {
 	return f, err
 }
 
-func init() {
-	register(&command{
-		name:    "feed info",
-		summary: "print a feed's keys, length and size (creating the feed if needed)",
+// feedCommand builds a feed command: its flags, the feed opened (created
+// unless mustExist), run, and the feed closed.
+func feedCommand(name, usage, summary string, mustExist bool, run func(std *streams, f *hypercore.Feed, ff *feedFlags, args []string) error) *command {
+	return &command{
+		name:    name,
+		usage:   usage,
+		summary: summary,
 		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			var ff feedFlags
 			ff.register(fs)
 			return func(args []string) error {
-				f, err := ff.open(false)
+				f, err := ff.open(mustExist)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				dk := f.DiscoveryKey()
-				fmt.Fprintf(std.stdout, "feed:          %s\nkey:           %s\ndiscovery key: %s\nwritable:      %v\nlength:        %d blocks\nbyte length:   %d bytes\ndownloaded:    %d blocks\n",
-					ff.dir(), hex.EncodeToString(f.Key()), hex.EncodeToString(dk[:]), f.Writable(), f.Length(), f.ByteLength(), f.Downloaded(0, f.Length()))
-				return nil
+				return run(std, f, &ff, args)
 			}
 		},
-	})
+	}
+}
+
+func init() {
+	register(feedCommand("feed info", "", "print a feed's keys, length and size (creating the feed if needed)", false,
+		func(std *streams, f *hypercore.Feed, ff *feedFlags, args []string) error {
+			dk := f.DiscoveryKey()
+			fmt.Fprintf(std.stdout, "feed:          %s\nkey:           %s\ndiscovery key: %s\nwritable:      %v\nlength:        %d blocks\nbyte length:   %d bytes\ndownloaded:    %d blocks\n",
+				ff.dir(), hex.EncodeToString(f.Key()), hex.EncodeToString(dk[:]), f.Writable(), f.Length(), f.ByteLength(), f.Downloaded(0, f.Length()))
+			return nil
+		}))
 	register(&command{
 		name:    "feed create",
 		summary: "create a new feed and print its key",
@@ -88,106 +98,69 @@ func init() {
 			}
 		},
 	})
-	register(&command{
-		name:    "feed append",
-		usage:   "[file ...]",
-		summary: "append each line of the files (or standard input) as a block",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var ff feedFlags
-			ff.register(fs)
-			return func(args []string) error {
-				f, err := ff.open(false)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				inputs := []io.Reader{std.stdin}
-				if len(args) > 0 {
-					inputs = nil
-					for _, a := range args {
-						r, err := os.Open(a)
-						if err != nil {
-							return err
-						}
-						defer r.Close()
-						inputs = append(inputs, r)
-					}
-				}
-				var batch [][]byte
-				for _, in := range inputs {
-					sc := bufio.NewScanner(in)
-					sc.Buffer(make([]byte, 64<<10), hypercore.MaxBlockSize)
-					for sc.Scan() {
-						batch = append(batch, append([]byte(nil), sc.Bytes()...))
-						if len(batch) == 1024 {
-							if _, err := f.Append(batch...); err != nil {
-								return err
-							}
-							batch = batch[:0]
-						}
-					}
-					if err := sc.Err(); err != nil {
-						return err
-					}
-				}
-				if _, err := f.Append(batch...); err != nil {
-					return err
-				}
-				fmt.Fprintf(std.stdout, "%d blocks\n", f.Length())
-				return nil
-			}
-		},
-	})
-	register(&command{
-		name:    "feed cat",
-		summary: "print every block of a feed, one per line",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var ff feedFlags
-			ff.register(fs)
-			return func(args []string) error {
-				f, err := ff.open(true)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				w := bufio.NewWriter(std.stdout)
-				defer w.Flush()
-				for i := uint64(0); i < f.Length(); i++ {
-					b, err := f.Get(context.Background(), i)
+	register(feedCommand("feed append", "[file ...]", "append each line of the files (or standard input) as a block", false,
+		func(std *streams, f *hypercore.Feed, _ *feedFlags, args []string) error {
+			inputs := []io.Reader{std.stdin}
+			if len(args) > 0 {
+				inputs = nil
+				for _, a := range args {
+					r, err := os.Open(a)
 					if err != nil {
 						return err
 					}
-					w.Write(b)
-					w.WriteByte('\n')
+					defer r.Close()
+					inputs = append(inputs, r)
 				}
-				return nil
 			}
-		},
-	})
-	register(&command{
-		name:    "feed audit",
-		summary: "rehash every stored block and clear the ones that do not match",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var ff feedFlags
-			ff.register(fs)
-			return func(args []string) error {
-				f, err := ff.open(true)
+			var batch [][]byte
+			for _, in := range inputs {
+				sc := bufio.NewScanner(in)
+				sc.Buffer(make([]byte, 64<<10), hypercore.MaxBlockSize)
+				for sc.Scan() {
+					batch = append(batch, append([]byte(nil), sc.Bytes()...))
+					if len(batch) == 1024 {
+						if _, err := f.Append(batch...); err != nil {
+							return err
+						}
+						batch = batch[:0]
+					}
+				}
+				if err := sc.Err(); err != nil {
+					return err
+				}
+			}
+			if _, err := f.Append(batch...); err != nil {
+				return err
+			}
+			fmt.Fprintf(std.stdout, "%d blocks\n", f.Length())
+			return nil
+		}))
+	register(feedCommand("feed cat", "", "print every block of a feed, one per line", true,
+		func(std *streams, f *hypercore.Feed, _ *feedFlags, args []string) error {
+			w := bufio.NewWriter(std.stdout)
+			defer w.Flush()
+			for i := uint64(0); i < f.Length(); i++ {
+				b, err := f.Get(context.Background(), i)
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				rep, err := f.Audit()
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(std.stdout, "%d valid, %d invalid\n", rep.Valid, rep.Invalid)
-				if rep.Invalid > 0 {
-					return fmt.Errorf("%d blocks did not match their hash and were cleared: %v", rep.Invalid, rep.Bad)
-				}
-				return nil
+				w.Write(b)
+				w.WriteByte('\n')
 			}
-		},
-	})
+			return nil
+		}))
+	register(feedCommand("feed audit", "", "rehash every stored block and clear the ones that do not match", true,
+		func(std *streams, f *hypercore.Feed, _ *feedFlags, args []string) error {
+			rep, err := f.Audit()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(std.stdout, "%d valid, %d invalid\n", rep.Valid, rep.Invalid)
+			if rep.Invalid > 0 {
+				return fmt.Errorf("%d blocks did not match their hash and were cleared: %v", rep.Invalid, rep.Bad)
+			}
+			return nil
+		}))
 	register(&command{
 		name:    "version",
 		summary: "print the version",
