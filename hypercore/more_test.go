@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,10 +103,10 @@ func TestGetWaitsForFetcher(t *testing.T) {
 	go p.serve(t)
 	defer close(p.calls)
 	dst.SetFetcher(p)
-	var downloads int
+	var downloads atomic.Int32 // events come on the fetcher's goroutine
 	dst.Subscribe(func(e Event) {
 		if e.Kind == EventDownload && e.From == p {
-			downloads++
+			downloads.Add(1)
 		}
 	})
 	for _, i := range []uint64{13, 2, 19} {
@@ -114,8 +115,12 @@ func TestGetWaitsForFetcher(t *testing.T) {
 			t.Fatalf("block %d: %q %v", i, b, err)
 		}
 	}
-	if downloads != 3 || dst.Downloaded(0, 20) != 3 {
-		t.Fatalf("downloads %d, stored %d", downloads, dst.Downloaded(0, 20))
+	// A reader is woken before the event goes out: wait for the last one.
+	for deadline := time.Now().Add(5 * time.Second); downloads.Load() < 3 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if downloads.Load() != 3 || dst.Downloaded(0, 20) != 3 {
+		t.Fatalf("downloads %d, stored %d", downloads.Load(), dst.Downloaded(0, 20))
 	}
 	// A reader that gives up is released, and a closed feed releases all.
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
