@@ -117,7 +117,10 @@ func (b *Drive) WriteFile(ctx context.Context, p string, mode uint32, content io
 	if err != nil {
 		return err
 	}
-	if _, err := io.CopyBuffer(w, io.LimitReader(content, size), make([]byte, hyperdrive.WriteBlockSize)); err != nil {
+	// A buffer no larger than the file: most files are small, and a 512 KiB
+	// buffer per commit would cost more to clear than to copy them.
+	buf := make([]byte, max(512, min(size, hyperdrive.WriteBlockSize)))
+	if _, err := io.CopyBuffer(w, io.LimitReader(content, size), buf); err != nil {
 		w.Abort()
 		return err
 	}
