@@ -117,6 +117,25 @@ func (s *Set) Replicator(f *hypercore.Feed) *replication.Replicator {
 	return s.reps[f.DiscoveryKey()]
 }
 
+// Update brings someone else's feed up to date from peers before it is
+// first read (hyperdrive.Options.Update): an empty feed waits for a peer to
+// send its head; one with blocks asks the peers there are and goes on with
+// what it has if none has more. A feed that is not open here is left as is.
+func (s *Set) Update(ctx context.Context, f *hypercore.Feed) error {
+	r := s.Replicator(f)
+	if r == nil {
+		return nil
+	}
+	if f.Length() == 0 {
+		return r.Update(ctx, replication.UpdateOptions{MinLength: 1})
+	}
+	err := r.Update(ctx, replication.UpdateOptions{IfAvailable: true})
+	if errors.Is(err, replication.ErrNoUpdate) {
+		return nil
+	}
+	return err
+}
+
 // Serve runs the replication protocol on conn until it ends or ctx is done;
 // initiator is true on the end that connected.
 func (s *Set) Serve(ctx context.Context, conn io.ReadWriteCloser, initiator bool) error {

@@ -15,7 +15,6 @@ import (
 	"github.com/hyperfs/hyperfs/cache"
 	"github.com/hyperfs/hyperfs/corestore"
 	hfs "github.com/hyperfs/hyperfs/fs"
-	"github.com/hyperfs/hyperfs/hypercore"
 	"github.com/hyperfs/hyperfs/hypercore/replication"
 	"github.com/hyperfs/hyperfs/hyperdrive"
 	"github.com/hyperfs/hyperfs/peers"
@@ -82,15 +81,9 @@ func remoteDrive(dir, addr, key string, cacheBytes int64) (*hyperdrive.Drive, *p
 	ctx, cancel := context.WithCancel(context.Background())
 	set.Dial(ctx, addr)
 	k, _ := hex.DecodeString(key)
-	update := func(ctx context.Context, f *hypercore.Feed) error {
-		if r := set.Replicator(f); r != nil && f.Length() == 0 {
-			return r.Update(ctx, replication.UpdateOptions{MinLength: 1})
-		}
-		return nil
-	}
 	openCtx, stop := context.WithTimeout(ctx, time.Minute)
 	defer stop()
-	d, err := hyperdrive.Open(openCtx, store, hyperdrive.Options{Key: k, Sparse: true, Update: update})
+	d, err := hyperdrive.Open(openCtx, store, hyperdrive.Options{Key: k, Sparse: true, Update: set.Update})
 	done := func() {
 		if d != nil {
 			d.Close()

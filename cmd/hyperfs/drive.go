@@ -61,9 +61,6 @@ func (c *driveCmd) with(std *streams, arg string, fn func(ctx context.Context, d
 		return err
 	}
 	defer d.Close()
-	if n != nil {
-		n.join(d.DiscoveryKey())
-	}
 	return fn(ctx, d, n)
 }
 

@@ -139,7 +139,9 @@ func mount(std *streams, sf *storeFlags, nf *netFlags, t target, dir string, opt
 		return err
 	}
 	defer d.Close()
-	n.join(d.DiscoveryKey())
+	if t.key == nil { // a key was joined while the drive was opened
+		n.join(d.DiscoveryKey())
+	}
 	go reportStats(netCtx, d, n)
 
 	staging := filepath.Join(stateDir(), "staging")

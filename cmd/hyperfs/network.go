@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -10,8 +9,6 @@ import (
 	"time"
 
 	"github.com/hyperfs/hyperfs/discovery"
-	"github.com/hyperfs/hyperfs/hypercore"
-	"github.com/hyperfs/hyperfs/hypercore/replication"
 	"github.com/hyperfs/hyperfs/peers"
 )
 
@@ -80,24 +77,6 @@ func (nf *netFlags) start(ctx context.Context, s *session) (*network, error) {
 		}()
 	}
 	return n, nil
-}
-
-// update learns a remote feed's length from peers before it is first read:
-// an empty feed waits for a peer to send its head; one with blocks asks the
-// peers there are and goes on with what it has if none has more.
-func (n *network) update(ctx context.Context, f *hypercore.Feed) error {
-	r := n.peers.Replicator(f)
-	if r == nil {
-		return nil
-	}
-	if f.Length() == 0 {
-		return r.Update(ctx, replication.UpdateOptions{MinLength: 1})
-	}
-	err := r.Update(ctx, replication.UpdateOptions{IfAvailable: true})
-	if errors.Is(err, replication.ErrNoUpdate) {
-		return nil
-	}
-	return err
 }
 
 // join announces and looks up a drive's discovery key.

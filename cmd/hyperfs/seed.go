@@ -116,6 +116,28 @@ func reportStats(ctx context.Context, d *hyperdrive.Drive, n *network) {
 	}
 }
 
+// editSeeds reads the one <key> argument of seed and unseed, lets edit
+// change the seed list, and saves it.
+// It returns the key in hex.
+func editSeeds(args []string, verb string, edit func(c *config, hexKey string) error) (string, error) {
+	if len(args) != 1 {
+		return "", usageError{verb + " takes <key>"}
+	}
+	k, err := parseKey(args[0])
+	if err != nil {
+		return "", err
+	}
+	c, err := loadConfig()
+	if err != nil {
+		return "", err
+	}
+	h := hex.EncodeToString(k)
+	if err := edit(&c, h); err != nil {
+		return "", err
+	}
+	return h, c.save()
+}
+
 func init() {
 	register(&command{
 		name:    "seed",
@@ -123,22 +145,13 @@ func init() {
 		summary: "remember a drive to announce and serve whenever hyperfs serve runs",
 		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			return func(args []string) error {
-				if len(args) != 1 {
-					return usageError{"seed takes <key>"}
-				}
-				k, err := parseKey(args[0])
+				h, err := editSeeds(args, "seed", func(c *config, h string) error {
+					if !slices.Contains(c.Seeds, h) {
+						c.Seeds = append(c.Seeds, h)
+					}
+					return nil
+				})
 				if err != nil {
-					return err
-				}
-				c, err := loadConfig()
-				if err != nil {
-					return err
-				}
-				h := hex.EncodeToString(k)
-				if !slices.Contains(c.Seeds, h) {
-					c.Seeds = append(c.Seeds, h)
-				}
-				if err := c.save(); err != nil {
 					return err
 				}
 				fmt.Fprintf(std.stdout, "seeding %s (hyperfs serve announces it)\n", h)
@@ -152,24 +165,15 @@ func init() {
 		summary: "stop seeding a drive",
 		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
 			return func(args []string) error {
-				if len(args) != 1 {
-					return usageError{"unseed takes <key>"}
-				}
-				k, err := parseKey(args[0])
-				if err != nil {
-					return err
-				}
-				c, err := loadConfig()
-				if err != nil {
-					return err
-				}
-				h := hex.EncodeToString(k)
-				i := slices.Index(c.Seeds, h)
-				if i < 0 {
-					return fmt.Errorf("%s is not seeded", h)
-				}
-				c.Seeds = slices.Delete(c.Seeds, i, i+1)
-				return c.save()
+				_, err := editSeeds(args, "unseed", func(c *config, h string) error {
+					i := slices.Index(c.Seeds, h)
+					if i < 0 {
+						return fmt.Errorf("%s is not seeded", h)
+					}
+					c.Seeds = slices.Delete(c.Seeds, i, i+1)
+					return nil
+				})
+				return err
 			}
 		},
 	})

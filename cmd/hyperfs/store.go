@@ -129,7 +129,7 @@ func openDrive(ctx context.Context, s *session, t target, n *network) (*hyperdri
 	}
 	opts := hyperdrive.Options{Key: t.key, Sparse: true}
 	if n != nil {
-		opts.Update = n.update
+		opts.Update = n.peers.Update
 	}
 	d, err := hyperdrive.Open(ctx, s.store, opts)
 	if err != nil {
