@@ -47,6 +47,7 @@ import (
 
 	"github.com/hyperfs/hyperfs/discovery/dht"
 	"github.com/hyperfs/hyperfs/discovery/mdns"
+	acceptloop "github.com/hyperfs/hyperfs/internal/accept"
 )
 
 // Errors callers branch on.
@@ -487,22 +488,12 @@ func (s *Swarm) Close() error {
 
 func (s *Swarm) acceptLoop() {
 	defer s.wg.Done()
-	for {
-		c, err := s.ln.AcceptTCP()
-		if err != nil {
-			if s.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.log.Debug("accept", "err", err)
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		c.SetNoDelay(true)
+	acceptloop.Loop(s.ctx, s.ln, s.log, func(c net.Conn) {
+		c.(*net.TCPConn).SetNoDelay(true)
 		if !s.post(event{kind: evIncoming, nc: c}) {
 			c.Close()
-			return
 		}
-	}
+	})
 }
 
 // Stats are a snapshot of the swarm's counters.

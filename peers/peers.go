@@ -23,6 +23,7 @@ import (
 	"github.com/hyperfs/hyperfs/hypercore"
 	"github.com/hyperfs/hyperfs/hypercore/replication"
 	"github.com/hyperfs/hyperfs/hypercore/wire"
+	"github.com/hyperfs/hyperfs/internal/accept"
 )
 
 // Options configure a Set.
@@ -33,9 +34,28 @@ type Options struct {
 	KeyPair *wire.NoiseKeyPair
 	// Timeout is each stream's idle timeout (the reference's 20 s if 0).
 	Timeout time.Duration
+	// HandshakeTimeout bounds each connection's Noise handshake
+	// (DefaultHandshakeTimeout if 0).
+	HandshakeTimeout time.Duration
+	// MaxPending caps the connections we accepted that have not finished
+	// their handshake (DefaultMaxPending if 0); one more is closed at once.
+	MaxPending int
 	// Logger receives diagnostics; nil uses slog.Default().
 	Logger *slog.Logger
 }
+
+// Defaults of Options. A silent connection holds a descriptor and a
+// goroutine: without a cap and a deadline on the handshake, idle
+// connections to a listening port pile up until the process runs out of
+// file descriptors (the established streams have their own idle timeout).
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultMaxPending       = 64
+)
+
+// ErrTooManyPending: an accepted connection was closed because
+// Options.MaxPending others are still in their handshake.
+var ErrTooManyPending = errors.New("too many connections in their handshake")
 
 // Set is the peers of one store.
 type Set struct {
@@ -48,6 +68,7 @@ type Set struct {
 	streams map[*replication.Stream][]*corestore.Core // guarded by mu: live streams and the feeds opened for them
 	closed  bool                                      // guarded by mu
 	unhook  []func()
+	pending chan struct{} // a slot per accepted connection in its handshake
 }
 
 // New starts replicating store's feeds with whatever connections Serve is
@@ -63,6 +84,13 @@ func New(store *corestore.Store, opts Options) *Set {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	if s.opts.HandshakeTimeout <= 0 {
+		s.opts.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if s.opts.MaxPending <= 0 {
+		s.opts.MaxPending = DefaultMaxPending
+	}
+	s.pending = make(chan struct{}, s.opts.MaxPending)
 	if s.opts.KeyPair == nil {
 		if kp, err := wire.NewNoiseKeyPair(rand.Reader); err == nil {
 			s.opts.KeyPair = &kp
@@ -137,9 +165,22 @@ func (s *Set) Update(ctx context.Context, f *hypercore.Feed) error {
 }
 
 // Serve runs the replication protocol on conn until it ends or ctx is done;
-// initiator is true on the end that connected.
+// initiator is true on the end that connected. The handshake must finish
+// within Options.HandshakeTimeout; a connection we accepted (initiator
+// false) while Options.MaxPending others are in their handshake is closed
+// at once with ErrTooManyPending.
 func (s *Set) Serve(ctx context.Context, conn io.ReadWriteCloser, initiator bool) error {
-	st, err := replication.NewStream(ctx, conn, replication.Config{
+	if !initiator {
+		select {
+		case s.pending <- struct{}{}:
+		default:
+			conn.Close()
+			s.log.Debug("connection refused: too many in their handshake", "max", s.opts.MaxPending)
+			return ErrTooManyPending
+		}
+	}
+	hsCtx, cancel := context.WithTimeout(ctx, s.opts.HandshakeTimeout)
+	st, err := replication.NewStream(hsCtx, conn, replication.Config{
 		Initiator:      initiator,
 		Live:           true,
 		KeyPair:        s.opts.KeyPair,
@@ -147,6 +188,10 @@ func (s *Set) Serve(ctx context.Context, conn io.ReadWriteCloser, initiator bool
 		Logger:         s.log,
 		OnDiscoveryKey: s.onDiscoveryKey,
 	})
+	cancel()
+	if !initiator {
+		<-s.pending
+	}
 	if err != nil {
 		conn.Close()
 		return err
@@ -251,28 +296,32 @@ func (s *Set) Dial(ctx context.Context, addr string) {
 }
 
 // Listen accepts peers on addr (host:port) and serves each connection
-// until ctx is done. It returns the address it listens on.
+// until ctx is done, as ServeListener. It returns the address it listens
+// on.
 func (s *Set) Listen(ctx context.Context, addr string) (net.Addr, error) {
 	var lc net.ListenConfig
 	l, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening for peers on %s: %w", addr, err)
 	}
-	go func() {
-		<-ctx.Done()
-		l.Close()
-	}()
-	go func() {
-		for {
-			conn, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s.log.Info("peer connected", "peer", conn.RemoteAddr().String())
-			go s.Serve(ctx, conn, false)
-		}
-	}()
+	go s.ServeListener(ctx, l)
 	return l.Addr(), nil
+}
+
+// ServeListener accepts peers from l and serves each connection until ctx
+// is done, then closes l. A failed accept (out of file descriptors) is
+// retried with backoff, so the listener recovers once descriptors are
+// free; connections beyond Options.MaxPending in their handshake are
+// closed at once.
+func (s *Set) ServeListener(ctx context.Context, l net.Listener) {
+	accept.Loop(ctx, l, s.log, func(conn net.Conn) {
+		s.log.Debug("peer connected", "peer", conn.RemoteAddr().String())
+		go func() {
+			if err := s.Serve(ctx, conn, false); err != nil && !errors.Is(err, ErrTooManyPending) && ctx.Err() == nil {
+				s.log.Debug("peer connection ended", "peer", conn.RemoteAddr().String(), "err", err)
+			}
+		}()
+	})
 }
 
 // Peers is the number of live connections.
