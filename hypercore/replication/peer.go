@@ -921,9 +921,7 @@ func (p *Peer) close(err error, sendClose bool) {
 	for _, q := range p.inflight {
 		delete(r.reserved, q.index)
 	}
-	if i := slices.Index(r.peers, p); i >= 0 {
-		r.peers = slices.Delete(r.peers, i, i+1)
-	}
+	r.removePeerLocked(p)
 	g := -p.inflightWants
 	if p.guardForOpened {
 		p.guardForOpened = false

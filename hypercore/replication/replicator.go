@@ -142,8 +142,12 @@ type Replicator struct {
 	stopEager   context.CancelFunc
 	stats       stats
 
-	mu         sync.Mutex
-	peers      []*Peer             // guarded by mu
+	mu sync.Mutex
+	// peers is guarded by mu and copy-on-write: a change stores a new
+	// slice and never writes into the old one, so a slice read under mu
+	// stays valid to range over after mu is released, while another
+	// stream's loop adds or closes peers.
+	peers      []*Peer
 	waiting    []*waiter           // guarded by mu: Get and Update waiters
 	gets       map[uint64]*waiter  // guarded by mu: the Get waiters in waiting, by index
 	selections []*selection        // guarded by mu
@@ -221,7 +225,7 @@ func (r *Replicator) Close() error {
 	if r.stopEager != nil {
 		r.stopEager()
 	}
-	peers := slices.Clone(r.peers)
+	peers := r.peers // copy-on-write: safe to range after unlocking
 	for _, w := range r.waiting {
 		if w.done != nil {
 			w.done <- ErrClosed
@@ -386,7 +390,7 @@ func (r *Replicator) Update(ctx context.Context, opts UpdateOptions) error {
 		return ErrClosed
 	}
 	r.waiting = append(r.waiting, w)
-	peers := slices.Clone(r.peers)
+	peers := r.peers
 	w.barrier = len(peers)
 	r.pollWaitingLocked()
 	r.checkIfAvailableLocked()
@@ -575,12 +579,35 @@ func (r *Replicator) Download(rng Range) *Download {
 
 // updatePeers asks every peer's stream to reschedule.
 func (r *Replicator) updatePeers() {
-	r.mu.Lock()
-	peers := r.peers
-	r.mu.Unlock()
-	for _, p := range peers {
+	for _, p := range r.peerSnapshot() {
 		p.s.kick()
 	}
+}
+
+// peerSnapshot returns the current peers. The slice is never modified (see
+// Replicator.peers), so callers may range over it without holding mu.
+func (r *Replicator) peerSnapshot() []*Peer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.peers
+}
+
+// addPeerLocked adds p to the peers, copying the slice (see Replicator.peers).
+func (r *Replicator) addPeerLocked(p *Peer) {
+	r.peers = append(slices.Clip(r.peers), p)
+}
+
+// removePeerLocked removes p from the peers, copying the slice (see
+// Replicator.peers): slices.Delete in place would shift and nil out entries
+// that a snapshot taken earlier is still ranging over.
+func (r *Replicator) removePeerLocked(p *Peer) {
+	i := slices.Index(r.peers, p)
+	if i < 0 {
+		return
+	}
+	peers := make([]*Peer, 0, len(r.peers)-1)
+	peers = append(peers, r.peers[:i]...)
+	r.peers = append(peers, r.peers[i+1:]...)
 }
 
 func (r *Replicator) reserveLocked(i uint64) bool {
@@ -603,7 +630,7 @@ func (r *Replicator) onFeedEvent(ev hypercore.Event) {
 	case hypercore.EventAppend:
 		r.mu.Lock()
 		r.pollWaitingLocked()
-		peers := slices.Clone(r.peers)
+		peers := r.peers
 		r.mu.Unlock()
 		length := ev.Start + ev.Length
 		if ev.From == nil { // a local append: announce it
@@ -616,7 +643,7 @@ func (r *Replicator) onFeedEvent(ev hypercore.Event) {
 	case hypercore.EventDownload:
 		from, _ := ev.From.(*Peer)
 		r.mu.Lock()
-		peers := slices.Clone(r.peers)
+		peers := r.peers
 		r.mu.Unlock()
 		for _, p := range peers {
 			if p != from {
@@ -628,7 +655,7 @@ func (r *Replicator) onFeedEvent(ev hypercore.Event) {
 		if ev.Start < r.synced {
 			r.synced = ev.Start
 		}
-		peers := slices.Clone(r.peers)
+		peers := r.peers
 		r.mu.Unlock()
 		for _, p := range peers {
 			p.s.post(func() { p.unannounce(ev.Start, ev.Length) })
@@ -685,7 +712,7 @@ func (r *Replicator) RegisterExtension(name string, handler func(p *Peer, msg []
 		sort.Strings(r.extNames)
 	}
 	r.exts[name] = e
-	peers := slices.Clone(r.peers)
+	peers := r.peers
 	r.mu.Unlock()
 	for _, p := range peers {
 		p.s.post(func() {

@@ -343,7 +343,7 @@ func (s *Stream) openLocal(p *Peer) {
 		p.close(ErrClosed, true)
 		return
 	}
-	r.peers = append(r.peers, p)
+	r.addPeerLocked(p)
 	p.guardForOpened = true
 	r.guardAddLocked(1)
 	if !r.feed.Sparse() && !slices.ContainsFunc(r.selections, func(s *selection) bool { return s.handle == nil }) {
