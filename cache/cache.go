@@ -1,5 +1,6 @@
-// Package cache is the byte-budgeted cache of decoded tree nodes and blocks
-// that sits under every feed's read path.
+// Package cache is the byte-budgeted cache of decoded tree nodes, blocks
+// and decoded blocks (a trie's nodes) that sits under every feed's read
+// path: one budget for everything a process keeps of its feeds.
 //
 // One Cache is shared by all the feeds of a process. It wraps a ristretto
 // cache (TinyLFU admission, sampled LFU eviction) whose cost unit is bytes,
@@ -9,7 +10,8 @@
 // # Keys
 //
 // An entry is named by (feed, kind, index): the feed's id from NewFeedID,
-// whether it is a tree node or a block, and the node or block index. The
+// whether it is a tree node, a block or a decoded block, and the node or
+// block index. The
 // three are hashed to ristretto's uint64 key; each entry also stores its
 // full key and a lookup that finds another key's entry under the same hash
 // counts as a miss (Metrics.Conflicts), so a hash collision can cost a
@@ -25,6 +27,8 @@
 // The cache never shares memory with its callers: SetBlock copies the data
 // it is given, and GetBlock and AppendBlock copy out. Callers may modify
 // what they pass in and what they get back. Nodes are plain values.
+// Decoded values (SetDecoded) are shared, not copied: whoever stores one
+// must never modify it afterwards.
 //
 // # Consistency
 //
@@ -82,6 +86,7 @@ type kind uint8
 const (
 	kindNode kind = iota + 1
 	kindBlock
+	kindDecoded
 )
 
 // key names an entry.
@@ -98,6 +103,7 @@ type entry struct {
 	size  uint64         // node: bytes below the node
 	hash  [HashSize]byte // node: its hash
 	block []byte         // block: a private copy, never handed out
+	value any            // decoded: an immutable value, shared
 }
 
 // Cache is a byte-budgeted cache of tree nodes and blocks shared by many
@@ -191,6 +197,28 @@ func (c *Cache) SetBlock(feed, index uint64, data []byte) {
 // DelBlock drops block index of feed, for a block that was cleared.
 func (c *Cache) DelBlock(feed, index uint64) {
 	c.del(key{feed: feed, index: index, kind: kindBlock})
+}
+
+// GetDecoded returns the decoded form of block index of feed that a
+// layer above the feed stored with SetDecoded (a trie keeps its nodes so).
+func (c *Cache) GetDecoded(feed, index uint64) (any, bool) {
+	e, ok := c.get(key{feed: feed, index: index, kind: kindDecoded})
+	if !ok {
+		return nil, false
+	}
+	return e.value, true
+}
+
+// SetDecoded caches v, the decoded form of block index of feed, at a cost
+// of cost+EntryOverhead; cost is the caller's estimate of the heap v holds.
+// v is shared with every later GetDecoded and must not be modified. The
+// cache may decline it.
+func (c *Cache) SetDecoded(feed, index uint64, v any, cost int64) {
+	if c == nil {
+		return
+	}
+	k := key{feed: feed, index: index, kind: kindDecoded}
+	c.rc.Set(c.hash(k), entry{key: k, value: v}, max(cost, 0)+EntryOverhead)
 }
 
 // GetNode returns the hash and size of tree node index of feed.

@@ -146,6 +146,51 @@ func TestNodes(t *testing.T) {
 	}
 }
 
+func TestDecoded(t *testing.T) {
+	c := newTest(t, 1<<20)
+	f := c.NewFeedID()
+	type val struct{ n uint64 }
+	for i := uint64(0); i < 10; i++ {
+		c.SetDecoded(f, i, &val{n: i}, 100)
+	}
+	c.Wait()
+	for i := uint64(0); i < 10; i++ {
+		v, ok := c.GetDecoded(f, i)
+		if !ok || v.(*val).n != i {
+			t.Errorf("decoded %d: %v %v", i, v, ok)
+		}
+	}
+	// Kinds do not mix: the decoded form of block 3 is not block 3.
+	if _, ok := c.GetBlock(f, 3); ok {
+		t.Error("decoded entry returned as a block")
+	}
+	if _, _, ok := c.GetNode(f, 3); ok {
+		t.Error("decoded entry returned as a node")
+	}
+	c.SetBlock(f, 3, []byte("raw"))
+	c.Wait()
+	if v, ok := c.GetDecoded(f, 3); !ok || v.(*val).n != 3 {
+		t.Errorf("block 3 replaced its decoded form: %v %v", v, ok)
+	}
+	if m := c.Metrics(); m.Cost != 10*(100+EntryOverhead)+3+EntryOverhead {
+		t.Errorf("cost %d, want %d", m.Cost, 10*(100+EntryOverhead)+3+EntryOverhead)
+	}
+	// The budget bounds decoded values by their declared cost.
+	small := newTest(t, 64*(1000+EntryOverhead))
+	for i := uint64(0); i < 1000; i++ {
+		small.SetDecoded(f, i, &val{n: i}, 1000)
+		small.Wait()
+	}
+	if m := small.Metrics(); m.Cost > m.MaxCost {
+		t.Errorf("cost %d over budget %d", m.Cost, m.MaxCost)
+	}
+	var nilCache *Cache
+	nilCache.SetDecoded(1, 1, &val{}, 1)
+	if _, ok := nilCache.GetDecoded(1, 1); ok {
+		t.Error("nil cache returned a value")
+	}
+}
+
 func TestDel(t *testing.T) {
 	c := newTest(t, 1<<20)
 	f := c.NewFeedID()

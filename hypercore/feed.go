@@ -361,6 +361,11 @@ func (f *Feed) ByteLength() uint64 {
 	return f.byteLength
 }
 
+// Cache returns the cache the feed keeps its nodes and blocks in (nil if
+// none) and the feed's id there, under which a layer above may keep
+// decoded forms of the feed's blocks (GetDecoded, SetDecoded).
+func (f *Feed) Cache() (*cache.Cache, uint64) { return f.cache, f.cacheID }
+
 // Location describes where the feed is stored.
 func (f *Feed) Location() string { return f.store.Location() }
 

@@ -90,7 +90,8 @@ func (t *Trie) Batch(ctx context.Context, ops []Op) ([]*Node, error) {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
 	for _, n := range b.nodes {
-		t.cache.put(n.seq, n)
+		n.compact()
+		t.cache.put(n)
 	}
 	return out, nil
 }

@@ -42,7 +42,7 @@ func FuzzDecodeNode(f *testing.F) {
 			n.collides(n, i)
 		}
 		// What decodes re-encodes to something that decodes the same.
-		again := &node{key: n.key, value: n.value, seq: n.seq, flags: n.flags, trie: n.trie}
+		again := &node{key: n.key, value: n.value, seq: n.seq, flags: n.flags, trie: n.sparse.dense()}
 		b2, err := again.encode()
 		if err != nil {
 			t.Fatal(err)
@@ -111,7 +111,7 @@ func FuzzTrieWalk(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
 		feed := &sliceFeed{writable: true, blocks: append([][]byte{EncodeHeader(&Header{Type: HeaderType})}, splitBlocks(data)...)}
-		tr, err := New(feed, Options{CacheSize: 16})
+		tr, err := New(feed, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

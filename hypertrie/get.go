@@ -29,14 +29,6 @@ func (l loader) head(ctx context.Context) (*node, error) {
 	return l.t.begin(ctx)
 }
 
-// bucket returns n's bucket at position i (nil if none).
-func (n *node) bucket(i int) []uint64 {
-	if i < len(n.trie) {
-		return n.trie[i]
-	}
-	return nil
-}
-
 func slot(bucket []uint64, v int) uint64 {
 	if v < len(bucket) {
 		return bucket[v]

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"github.com/hyperfs/hyperfs/cache"
 	"sync"
 	"testing"
 
@@ -14,11 +15,15 @@ import (
 // newMemTrie returns a trie over a fresh in-memory hypercore.
 func newMemTrie(t testing.TB, opts Options) (*Trie, *hypercore.Feed) {
 	t.Helper()
-	feed, err := hypercore.OpenStorage(storage.NewMemory(), hypercore.Options{})
+	c, err := cache.New(cache.Options{MaxBytes: 64 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { feed.Close() })
+	feed, err := hypercore.OpenStorage(storage.NewMemory(), hypercore.Options{Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { feed.Close(); c.Close() })
 	tr, err := New(feed, opts)
 	if err != nil {
 		t.Fatal(err)

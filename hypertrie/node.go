@@ -32,15 +32,36 @@ type Node struct {
 
 // node is a decoded block: the stored fields plus what the walk needs.
 type node struct {
-	key      string
-	value    []byte // nil when absent
-	seq      uint64
-	flags    uint64 // as stored: userFlags<<8 | hidden
-	split    []string
-	hash     []byte     // 8 bytes per component
-	trie     [][]uint64 // trie[i][slot] = seq, 0 = empty
-	encoded  []byte     // the block, once encoded or decoded
-	trieSize int        // positions declared by a decoded trie (unused by walks)
+	key     string
+	value   []byte // nil when absent
+	seq     uint64
+	flags   uint64 // as stored: userFlags<<8 | hidden
+	split   []string
+	hash    []byte     // 8 bytes per component
+	trie    [][]uint64 // while built: trie[i][slot] = seq, 0 = empty
+	sparse  sparseTrie // once read or written: the trie, compactly
+	encoded []byte     // while built: the block, once encoded
+}
+
+// bucket returns n's bucket at position i (nil if none).
+func (n *node) bucket(i int) []uint64 {
+	if n.trie != nil {
+		if i < len(n.trie) {
+			return n.trie[i]
+		}
+		return nil
+	}
+	return n.sparse.bucket(i)
+}
+
+// compact moves a written node's trie to its sparse form and drops its
+// encoding, before the node is cached.
+func (n *node) compact() {
+	if n.trie != nil {
+		n.sparse = compactTrie(n.trie)
+		n.trie = nil
+	}
+	n.encoded = nil
 }
 
 // public returns the caller's view of n.
@@ -140,7 +161,11 @@ func (n *node) encode() ([]byte, error) {
 		return n.encoded, nil
 	}
 	seq, flags := n.seq, n.flags
-	msg := &schema.Node{Key: &n.key, TrieBuffer: encodeTrie(n.trie), Seq: &seq, Flags: &flags}
+	trie := n.trie
+	if trie == nil {
+		trie = n.sparse.dense()
+	}
+	msg := &schema.Node{Key: &n.key, TrieBuffer: encodeTrie(trie), Seq: &seq, Flags: &flags}
 	if n.value != nil {
 		msg.ValueBuffer = n.value
 	}
@@ -165,9 +190,8 @@ func decodeNode(b []byte, seq uint64) (*node, error) {
 		n.value = []byte{}
 	}
 	n.seq = seq
-	n.encoded = b
 	var err error
-	if n.trie, n.trieSize, err = decodeTrie(msg.TrieBuffer, n.length(), seq); err != nil {
+	if n.sparse, err = decodeTrie(msg.TrieBuffer, n.length(), seq); err != nil {
 		return nil, fmt.Errorf("block %d (key %q): %w: %w", seq, n.key, ErrCorrupt, err)
 	}
 	return n, nil

@@ -159,7 +159,8 @@ func (t *Trie) finishPut(ctx context.Context, l loader, n *node, closest *node, 
 	if seq != n.seq {
 		return nil, fmt.Errorf("feed %x grew under the trie (node written at %d, not %d)", t.feed.Key(), seq, n.seq)
 	}
-	t.cache.put(n.seq, n)
+	n.compact()
+	t.cache.put(n)
 	return n, nil
 }
 

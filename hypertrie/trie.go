@@ -84,9 +84,6 @@ type Options struct {
 	// Metadata goes into the header of a new trie (hyperdrive: the content
 	// feed's public key).
 	Metadata []byte
-	// CacheSize is the number of decoded nodes kept; 0 means 32768, the
-	// reference's default.
-	CacheSize int
 }
 
 // Header is block 0 of a trie.
@@ -105,7 +102,7 @@ type Trie struct {
 // shared is the state of a trie and all its checkouts.
 type shared struct {
 	feed   Feed
-	cache  *nodeCache
+	cache  nodeCache              // decoded nodes, in the feed's cache
 	header atomic.Pointer[Header] // set once block 0 has been read and checked
 	write  sync.Mutex             // serializes Put, Del, Batch and Mount
 }
@@ -114,11 +111,7 @@ type shared struct {
 // header first. If block 0 is stored locally it is checked now; on a replica
 // without it, the first read checks it.
 func New(feed Feed, opts Options) (*Trie, error) {
-	size := opts.CacheSize
-	if size <= 0 {
-		size = 32768
-	}
-	t := &Trie{shared: &shared{feed: feed, cache: newNodeCache(size)}}
+	t := &Trie{shared: &shared{feed: feed, cache: newNodeCache(feed)}}
 	if feed.Length() == 0 && feed.Writable() {
 		h := &Header{Type: HeaderType, Metadata: opts.Metadata, Subtype: opts.Subtype}
 		if _, err := feed.Append(EncodeHeader(h)); err != nil {
@@ -236,7 +229,7 @@ func (t *Trie) getBySeq(ctx context.Context, seq uint64) (*node, error) {
 		if n, err = decodeNode(b, seq); err != nil {
 			return nil, fmt.Errorf("feed %x: %w", t.feed.Key(), err)
 		}
-		t.cache.put(seq, n)
+		t.cache.put(n)
 	}
 	// The reference means to skip only the reset node (key "", no value),
 	// but its check sees the value only after decoding it, so every node

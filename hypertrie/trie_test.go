@@ -360,7 +360,7 @@ func TestReadsOnlyWhatTheLookupNeeds(t *testing.T) {
 	if _, err := w.Batch(ctx, ops); err != nil {
 		t.Fatal(err)
 	}
-	r, err := New(&lazyFeed{f}, Options{CacheSize: 1}) // a cold reader
+	r, err := New(&lazyFeed{f}, Options{}) // a cold reader
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,12 +45,86 @@ func encodeTrie(trie [][]uint64) []byte {
 
 var errVarint = errors.New("truncated or overlong varint in trie")
 
+// sparseTrie is the trie of a node that is read, not built: only the
+// positions that have a bucket, so a cached node costs memory for its
+// pointers and not for every position of its path. A trie of a key two
+// components deep has 66 positions and typically a dozen buckets.
+type sparseTrie struct {
+	idx  []uint32 // pairs (position, end of its slots in seqs), by position
+	seqs []uint64 // every bucket's slots back to back
+}
+
+// bucket returns the slots at position i, nil if none.
+func (s *sparseTrie) bucket(i int) []uint64 {
+	lo, hi := 0, len(s.idx)/2
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if int(s.idx[2*m]) < i {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo == len(s.idx)/2 || int(s.idx[2*lo]) != i {
+		return nil
+	}
+	start := uint32(0)
+	if lo > 0 {
+		start = s.idx[2*lo-1]
+	}
+	return s.seqs[start:s.idx[2*lo+1]:s.idx[2*lo+1]]
+}
+
+// dense returns the trie as a bucket per position.
+func (s *sparseTrie) dense() [][]uint64 {
+	if len(s.idx) == 0 {
+		return nil
+	}
+	trie := make([][]uint64, s.idx[len(s.idx)-2]+1)
+	start := uint32(0)
+	for k := 0; k < len(s.idx); k += 2 {
+		trie[s.idx[k]] = s.seqs[start:s.idx[k+1]:s.idx[k+1]]
+		start = s.idx[k+1]
+	}
+	return trie
+}
+
+func (s *sparseTrie) heapBytes() int {
+	return 4*cap(s.idx) + 8*cap(s.seqs)
+}
+
+// compactTrie returns the sparse form of trie.
+func compactTrie(trie [][]uint64) sparseTrie {
+	var s sparseTrie
+	n, total := 0, 0
+	for _, b := range trie {
+		if b != nil {
+			n++
+			total += len(b)
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	s.idx = make([]uint32, 0, 2*n)
+	s.seqs = make([]uint64, 0, total)
+	for i, b := range trie {
+		if b != nil {
+			s.seqs = append(s.seqs, b...)
+			s.idx = append(s.idx, uint32(i), uint32(len(s.seqs)))
+		}
+	}
+	return s
+}
+
 // decodeTrie decodes a trie buffer for a node of the given path length.
 // Buckets at positions the node does not have are dropped (no walk reads
-// them); pointers must be below the node's own seq.
-func decodeTrie(buf []byte, length int, seq uint64) ([][]uint64, int, error) {
+// them); pointers must be below the node's own seq. A bucket given twice
+// keeps the last, as in the reference.
+func decodeTrie(buf []byte, length int, seq uint64) (sparseTrie, error) {
+	var s sparseTrie
 	if len(buf) == 0 {
-		return nil, 0, nil
+		return s, nil
 	}
 	next := func() (uint64, error) {
 		v, n := binary.Uvarint(buf)
@@ -60,27 +134,28 @@ func decodeTrie(buf []byte, length int, seq uint64) ([][]uint64, int, error) {
 		buf = buf[n:]
 		return v, nil
 	}
-	declared, err := next()
-	if err != nil {
-		return nil, 0, err
+	if _, err := next(); err != nil { // the positions declared: not needed
+		return s, err
 	}
-	var trie [][]uint64
+	ordered := true
 	for len(buf) > 0 {
 		pos, err := next()
 		if err != nil {
-			return nil, 0, err
+			return s, err
 		}
 		mask, err := next()
 		if err != nil {
-			return nil, 0, err
+			return s, err
 		}
 		if mask>>maxSlots != 0 {
-			return nil, 0, fmt.Errorf("trie bucket %d has slots beyond %d", pos, maxSlots)
+			return s, fmt.Errorf("trie bucket %d has slots beyond %d", pos, maxSlots)
 		}
-		var bucket []uint64
 		keep := pos < uint64(length)
+		start := len(s.seqs)
 		if keep {
-			bucket = make([]uint64, 64-bits.LeadingZeros64(mask))
+			for range 64 - bits.LeadingZeros64(mask) {
+				s.seqs = append(s.seqs, 0)
+			}
 		}
 		for j := 0; mask != 0; j, mask = j+1, mask>>1 {
 			if mask&1 == 0 {
@@ -88,21 +163,36 @@ func decodeTrie(buf []byte, length int, seq uint64) ([][]uint64, int, error) {
 			}
 			ptr, err := next()
 			if err != nil {
-				return nil, 0, err
+				return s, err
 			}
 			if ptr >= seq { // 0 is an empty slot, as the reference reads it
-				return nil, 0, fmt.Errorf("trie bucket %d points to block %d", pos, ptr)
+				return s, fmt.Errorf("trie bucket %d points to block %d", pos, ptr)
 			}
 			if keep {
-				bucket[j] = ptr
+				s.seqs[start+j] = ptr
 			}
 		}
 		if keep {
-			for uint64(len(trie)) <= pos {
-				trie = append(trie, nil)
+			if n := len(s.idx); n > 0 && uint64(s.idx[n-2]) >= pos {
+				ordered = false
 			}
-			trie[pos] = bucket
+			s.idx = append(s.idx, uint32(pos), uint32(len(s.seqs)))
 		}
 	}
-	return trie, int(min(declared, 1<<30)), nil
+	if !ordered {
+		// Positions out of order (never written so): rebuild, later
+		// buckets replacing earlier ones at the same position.
+		var trie [][]uint64
+		start := uint32(0)
+		for k := 0; k < len(s.idx); k += 2 {
+			pos := s.idx[k]
+			for uint32(len(trie)) <= pos {
+				trie = append(trie, nil)
+			}
+			trie[pos] = s.seqs[start:s.idx[k+1]:s.idx[k+1]]
+			start = s.idx[k+1]
+		}
+		s = compactTrie(trie)
+	}
+	return s, nil
 }
