@@ -17,6 +17,8 @@ type Conn struct {
 	// Peer is the peer we dialled; for an incoming connection only Addr,
 	// the remote address, is set.
 	Peer Peer
+	// Transport is how the connection was made.
+	Transport Transport
 
 	s     *Swarm
 	info  *peerInfo // the queue entry for a dialled connection

@@ -31,6 +31,7 @@ type peerInfo struct {
 	retries  int
 	status   int
 	queued   bool
+	dialled  bool  // dialled before: only a first holepunch is hurried
 	conn     *Conn // the live client connection, if any
 }
 

@@ -3,16 +3,29 @@
 // to each other.
 //
 // A Swarm listens on one port for TCP connections and, on the same port
-// number, for the UDP messages of its DHT node (package dht, the hyperswarm
-// v2 DHT of @hyperswarm/dht 4), and answers multicast DNS on the LAN
-// (package mdns, as @hyperswarm/discovery 2). Joining a topic (a 32-byte
-// discovery key) announces us and/or looks peers up, through the DHT every
-// 5 to 10 minutes and through mDNS every 30 to 60 seconds. Every peer found
-// goes into hyperswarm 2's peer queue: local peers first, failed ones again
+// number, on one UDP socket shared by uTP (BEP 29, through libutp, as
+// utp-native) and its DHT node (package dht, the hyperswarm v2 DHT of
+// @hyperswarm/dht 4); it also answers multicast DNS on the LAN (package
+// mdns, as @hyperswarm/discovery 2). Joining a topic (a 32-byte discovery
+// key) announces us and/or looks peers up, through the DHT every 5 to 10
+// minutes and through mDNS every 30 to 60 seconds. Every peer found goes
+// into hyperswarm 2's peer queue: local peers first, failed ones again
 // after 1, 5 and 15 seconds, forgotten after four failures; connections
 // end when MaxPeers are open. Accept hands out connections both dialled
 // and received, each a Conn (a net.Conn that says whether we are the
-// initiator and which peer it is), ready for the replication protocol.
+// initiator, which peer it is and over which transport), ready for the
+// replication protocol.
+//
+// # Connecting
+//
+// A peer is dialled by every Connector at once, as @hyperswarm/network 2.1
+// does: TCP, and for a peer a DHT node told us of, a UDP holepunch through
+// that node (dht-rpc's _holepunch) followed by a uTP connection from the
+// DHT's socket. The first connection made wins; the attempt fails after
+// 10 s. A peer behind a NAT that forwards only established traffic is
+// reached by the holepunch; one behind a NAT that picks a new port for
+// every destination (symmetric) is not, by JavaScript peers either.
+// Connections received, TCP or uTP, are treated alike.
 //
 // # Duplicates
 //
@@ -21,14 +34,6 @@
 // protocol handshake reveals the peers' keys: the caller then calls
 // Conn.Deduplicate, which keeps one connection per pair of keys, the same
 // one on both sides.
-//
-// # Not done
-//
-// hyperswarm 2 also dials peers over uTP (utp-native) with UDP
-// holepunching through the DHT node that referred them; no Go uTP library
-// is compatible with utp-native, so a Swarm dials TCP only, and the DHT
-// only relays holepunch messages for others. A peer behind a NAT is
-// reachable only if its TCP port is.
 package discovery
 
 import (
@@ -65,6 +70,9 @@ type Options struct {
 	NoDHT bool
 	// NoMDNS turns LAN discovery off.
 	NoMDNS bool
+	// NoUTP turns uTP off: no holepunching, TCP only, and the DHT gets a
+	// plain UDP socket.
+	NoUTP bool
 	// MDNS configures LAN discovery.
 	MDNS mdns.Config
 	// Host is the address to listen on ("" for every interface).
@@ -96,7 +104,8 @@ type Options struct {
 	// Forget is how long an unreachable peer is kept before it may be
 	// queued again when found again (7.5 s if zero).
 	Forget time.Duration
-	// DialTimeout bounds a TCP dial (10 s if zero).
+	// DialTimeout bounds the attempt to connect to a peer, over every
+	// transport at once (10 s if zero).
 	DialTimeout time.Duration
 	// Refresh is the base of the DHT refresh: a topic is announced or
 	// looked up again after Refresh to twice it (5 min if zero).
@@ -120,6 +129,8 @@ type Swarm struct {
 	log   *slog.Logger
 	ln    *net.TCPListener
 	udp   net.PacketConn
+	utp   *utpSocket // nil with NoDHT or NoUTP
+	conn  []Connector
 	node  *dht.Node    // nil with NoDHT
 	mdns  *mdns.Server // nil with NoMDNS
 	conns chan *Conn
@@ -199,6 +210,7 @@ func Listen(ctx context.Context, opts Options) (*Swarm, error) {
 		s.node = n
 	} else {
 		s.udp.Close()
+		s.utp = nil
 	}
 	if !opts.NoMDNS {
 		cfg := opts.MDNS
@@ -212,10 +224,18 @@ func Listen(ctx context.Context, opts Options) (*Swarm, error) {
 			s.mdns = m
 		}
 	}
+	s.conn = []Connector{tcpConnector{}}
+	if s.utp != nil && s.node != nil {
+		s.conn = append(s.conn, holepunchConnector{node: s.node, sock: s.utp})
+	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	s.wg.Add(2)
 	go s.acceptLoop()
 	go s.loop()
+	if s.utp != nil {
+		s.wg.Add(1)
+		go s.acceptUTP()
+	}
 	return s, nil
 }
 
@@ -244,13 +264,24 @@ func (s *Swarm) bind(ctx context.Context) error {
 			s.ln, s.udp = ln, nopPacketConn{}
 			return nil
 		}
-		u, err := lc.ListenPacket(ctx, "udp4", net.JoinHostPort(s.opts.Host, strconv.Itoa(got)))
+		uaddr := net.JoinHostPort(s.opts.Host, strconv.Itoa(got))
+		if s.opts.NoUTP {
+			u, err := lc.ListenPacket(ctx, "udp4", uaddr)
+			if err != nil {
+				ln.Close()
+				lastErr = err
+				continue
+			}
+			s.ln, s.udp = ln, u
+			return nil
+		}
+		u, err := listenUTP(uaddr)
 		if err != nil {
 			ln.Close()
 			lastErr = err
 			continue
 		}
-		s.ln, s.udp = ln, u
+		s.ln, s.udp, s.utp = ln, u.packetConn(), u
 		return nil
 	}
 	return fmt.Errorf("discovery: listen: %w", lastErr)
@@ -490,7 +521,18 @@ func (s *Swarm) acceptLoop() {
 	defer s.wg.Done()
 	acceptloop.Loop(s.ctx, s.ln, s.log, func(c net.Conn) {
 		c.(*net.TCPConn).SetNoDelay(true)
-		if !s.post(event{kind: evIncoming, nc: c}) {
+		if !s.post(event{kind: evIncoming, nc: c, transport: Transport{Name: "tcp"}}) {
+			c.Close()
+		}
+	})
+}
+
+// acceptUTP takes uTP connections (their SYNs arrive on the DHT's socket,
+// after a holepunch) into the swarm as acceptLoop takes TCP ones.
+func (s *Swarm) acceptUTP() {
+	defer s.wg.Done()
+	acceptloop.Loop(s.ctx, s.utp, s.log, func(c net.Conn) {
+		if !s.post(event{kind: evIncoming, nc: c, transport: Transport{Name: "utp"}}) {
 			c.Close()
 		}
 	})
@@ -551,6 +593,8 @@ type event struct {
 	on     bool
 	reply  chan bool
 	stats  chan Stats
+	// transport of a connection made or received
+	transport Transport
 }
 
 // loop owns the peer queue and the connection counts.
@@ -582,7 +626,7 @@ func (s *Swarm) handle(e event) {
 		s.peers++
 		s.servers++
 		addr, _ := netip.ParseAddrPort(e.nc.RemoteAddr().String())
-		c := &Conn{Conn: e.nc, s: s, Peer: Peer{Addr: addr}}
+		c := &Conn{Conn: e.nc, s: s, Peer: Peer{Addr: addr}, Transport: e.transport}
 		s.deliver(c)
 	case evDialed:
 		i := e.info
@@ -596,7 +640,7 @@ func (s *Swarm) handle(e event) {
 		i.status &^= statusFirewalled
 		i.status |= statusProven
 		i.retries = 0
-		c := &Conn{Conn: e.nc, Initiator: true, Peer: i.peer, s: s, info: i}
+		c := &Conn{Conn: e.nc, Initiator: true, Peer: i.peer, s: s, info: i, Transport: e.transport}
 		c.topic = append(c.topic, i.topics...)
 		i.conn = c
 		if i.status&statusBanned != 0 {
@@ -759,19 +803,23 @@ func (s *Swarm) drain() {
 		i.status |= statusActive | statusTried
 		s.clients++
 		s.peers++
-		go s.dial(i)
+		first := !i.dialled
+		i.dialled = true
+		go s.dial(i, first)
 	}
 }
 
-func (s *Swarm) dial(i *peerInfo) {
+// dial races the connectors for a peer, as @hyperswarm/network's connect:
+// the first connection made wins, and the attempt fails after DialTimeout
+// (10 s, its CONNECTION_TIMEOUT).
+func (s *Swarm) dial(i *peerInfo, first bool) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.DialTimeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp4", i.peer.Addr.String())
-	if err == nil {
-		nc.(*net.TCPConn).SetNoDelay(true)
+	nc, tr, err := race(ctx, s.conn, i.peer, first)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("no connection within %v: %w", s.opts.DialTimeout, err)
 	}
-	if !s.post(event{kind: evDialed, info: i, nc: nc, err: err}) && nc != nil {
+	if !s.post(event{kind: evDialed, info: i, nc: nc, err: err, transport: tr}) && nc != nil {
 		nc.Close()
 	}
 }

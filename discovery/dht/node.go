@@ -351,7 +351,7 @@ func (n *Node) handle(b []byte, from netip.AddrPort) {
 		n.addNode(m.Id, from, m.RoundtripToken)
 		n.mu.Lock()
 		r := n.inflight[uint16(m.GetRid())]
-		if r != nil && r.to == from {
+		if r != nil && (r.to == from || r.anyPort && r.to.Addr() == from.Addr()) {
 			delete(n.inflight, r.rid)
 		} else {
 			r = nil
@@ -505,6 +505,9 @@ func (n *Node) onRequest(m *Message, from netip.AddrPort, update bool) {
 // without "to") is answered, to "from" if given. This opens the NAT
 // mappings between two peers that both talk to this node.
 func (n *Node) onHolepunch(m *Message, from netip.AddrPort) {
+	if m.Value == nil {
+		return // dht-rpc cannot decode a missing value and ignores the message
+	}
 	var hp Holepunch
 	if err := proto.Unmarshal(m.Value, &hp); err != nil {
 		n.log.Debug("dropped holepunch", "from", from, "err", err)
@@ -535,6 +538,7 @@ func (n *Node) onHolepunch(m *Message, from netip.AddrPort) {
 type request struct {
 	rid      uint16
 	to       netip.AddrPort
+	anyPort  bool   // a response from any port of to's address will do
 	expectID []byte // id the node should answer with, if known
 	done     chan result
 	once     sync.Once
@@ -559,28 +563,10 @@ func (n *Node) request(ctx context.Context, m *Message, to netip.AddrPort, expec
 	default:
 	}
 	r := &request{to: to, expectID: expectID, done: make(chan result, 1)}
-	n.mu.Lock()
-	for i := 0; ; i++ {
-		if i == 65536 {
-			n.mu.Unlock()
-			return nil, errors.New("dht: too many requests in flight")
-		}
-		rid := n.rid
-		n.rid++
-		if n.inflight[rid] == nil {
-			r.rid = rid
-			break
-		}
+	if err := n.register(r); err != nil {
+		return nil, err
 	}
-	n.inflight[r.rid] = r
-	n.mu.Unlock()
-	defer func() {
-		n.mu.Lock()
-		if n.inflight[r.rid] == r {
-			delete(n.inflight, r.rid)
-		}
-		n.mu.Unlock()
-	}()
+	defer n.unregister(r)
 
 	m.Version = proto.Uint64(version)
 	m.Rid = proto.Uint64(uint64(r.rid))
@@ -609,6 +595,30 @@ func (n *Node) request(ctx context.Context, m *Message, to netip.AddrPort, expec
 			t.Reset(n.timeout)
 		}
 	}
+}
+
+// register gives r a free request id and puts it in flight.
+func (n *Node) register(r *request) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for range 65536 {
+		rid := n.rid
+		n.rid++
+		if n.inflight[rid] == nil {
+			r.rid = rid
+			n.inflight[rid] = r
+			return nil
+		}
+	}
+	return errors.New("dht: too many requests in flight")
+}
+
+func (n *Node) unregister(r *request) {
+	n.mu.Lock()
+	if n.inflight[r.rid] == r {
+		delete(n.inflight, r.rid)
+	}
+	n.mu.Unlock()
 }
 
 // Ping pings addr and returns our address as the node sees it.
