@@ -24,6 +24,7 @@ var (
 	_ fusefs.NodeListxattrer    = (*node)(nil)
 	_ fusefs.NodeSetxattrer     = (*node)(nil)
 	_ fusefs.NodeRemovexattrer  = (*node)(nil)
+	_ fusefs.NodeMknoder        = (*node)(nil)
 
 	_ fusefs.FileReader    = (*fileHandle)(nil)
 	_ fusefs.FileWriter    = (*fileHandle)(nil)
@@ -37,6 +38,7 @@ var (
 	_ fusefs.FileSeekdirer    = (*dirHandle)(nil)
 	_ fusefs.FileLookuper     = (*dirHandle)(nil)
 	_ fusefs.FileReleasedirer = (*dirHandle)(nil)
+	_ fusefs.FileFsyncdirer   = (*dirHandle)(nil)
 )
 
 // The hyperdrive adapter's files offer zero-copy reads.

@@ -109,6 +109,12 @@ type Prefetcher interface {
 	Prefetch(ctx context.Context, off, n int64) error
 }
 
+// Syncer is implemented by Backends whose changes can sit in buffers:
+// Sync returns once every change made so far is on stable storage.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
 // SetAttr lists the attributes to change; nil fields stay as they are.
 type SetAttr struct {
 	Mode     *uint32 // permission bits

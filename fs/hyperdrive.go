@@ -110,10 +110,9 @@ func (f *driveFile) Close() error {
 // WriteFile implements Backend: the content is streamed through a
 // hyperdrive Writer.
 func (b *Drive) WriteFile(ctx context.Context, p string, mode uint32, content io.Reader, size int64) error {
-	if mode == 0 {
-		mode = hyperdrive.ModeRegular // 0 would keep the old permissions
-	}
-	w, err := b.D.Create(ctx, p, mode)
+	// With the type bits the permissions are taken as given, 0 included;
+	// a bare 0 would mean "keep the old permissions or use 0644".
+	w, err := b.D.Create(ctx, p, hyperdrive.ModeRegular|mode&hyperdrive.ModePerm)
 	if err != nil {
 		return err
 	}
@@ -134,7 +133,7 @@ func (b *Drive) Truncate(ctx context.Context, p string, size int64) error {
 
 // Mkdir implements Backend.
 func (b *Drive) Mkdir(ctx context.Context, p string, mode uint32) error {
-	return b.D.Mkdir(ctx, p, mode)
+	return b.D.Mkdir(ctx, p, hyperdrive.ModeDir|mode&hyperdrive.ModePerm)
 }
 
 // Rmdir implements Backend.

@@ -93,6 +93,8 @@ func Mount(dir string, b Backend, opts Options) (*fuse.Server, error) {
 		MountOptions: mo,
 		EntryTimeout: &ttl,
 		AttrTimeout:  &ttl,
+		// Mode 0 is a mode (chmod 000); go-fuse would show it as 0644.
+		NullPermissions: true,
 	}
 	server, err := fusefs.Mount(dir, root, fopts)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"syscall"
+	"time"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -27,6 +28,14 @@ type node struct {
 	// gen counts commits, so open readers reopen the new version.
 	// Guarded by mu.
 	gen uint64
+	// dirMtime and dirCtime are when an entry of this directory was last
+	// made, removed or renamed through the mount. POSIX wants both times
+	// of the directory to change then; a drive stores a directory's
+	// times in its own entry, and rewriting that entry for every file
+	// made in it would double the metadata each write appends (the
+	// reference never does), so the mount keeps them while it runs and
+	// reports the later of these and the stored times. Guarded by mu.
+	dirMtime, dirCtime time.Time
 }
 
 // path is n's backend path; ok is false once n left the tree.
@@ -39,17 +48,38 @@ func (n *node) ino() uint64 { return n.StableAttr().Ino }
 // newChild returns the inode for path with attributes a, reusing the live
 // inode of that number if the kernel still knows it.
 func (n *node) newChild(ctx context.Context, path string, a *Attr, out *fuse.EntryOut) *fusefs.Inode {
+	return n.newChildSince(ctx, path, a, out, nil, 0)
+}
+
+// newChildSince is newChild for attributes read after prev (the live
+// node of path, if any) was at commit generation gen: if prev committed
+// since, a is older than what prev knows and is dropped.
+func (n *node) newChildSince(ctx context.Context, path string, a *Attr, out *fuse.EntryOut, prev *node, gen uint64) *fusefs.Inode {
 	mode := fileType(a)
 	ino := n.ms.inos.get(path, mode)
 	child := &node{ms: n.ms, attr: *a}
 	in := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino})
 	if got := in.Operations().(*node); got != child {
 		got.mu.Lock()
-		got.attr = *a
+		if got != prev || got.gen == gen {
+			got.attr = *a
+		}
 		got.mu.Unlock()
 	}
 	in.Operations().(*node).entryOut(out)
 	return in
+}
+
+// genOf is the commit generation of the live child name of n, if any.
+func (n *node) genOf(name string) (*node, uint64) {
+	in := n.GetChild(name)
+	if in == nil {
+		return nil, 0
+	}
+	c := in.Operations().(*node)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c, c.gen
 }
 
 // entryOut fills out from n's current attributes.
@@ -60,15 +90,36 @@ func (n *node) entryOut(out *fuse.EntryOut) {
 	n.ms.setEntryOut(n.ino(), &a, out)
 }
 
-// currentAttrLocked is n.attr with the size and mtime of staged content
-// not committed yet.
+// currentAttrLocked is n.attr with the size of the staged copy, if there
+// is one, and its mtime if it changed since the last commit. While a file
+// is staged its copy's size is the truth, committed or not: reporting an
+// older size would shrink the kernel's file size, so the next O_APPEND
+// write would land over bytes already acknowledged and readers would see
+// a short file.
 func (n *node) currentAttrLocked() Attr {
 	a := n.attr
-	if s := n.staged; s != nil && s.dirty {
+	if s := n.staged; s != nil {
 		a.Size = uint64(s.size)
-		a.Mtime = s.mtime
+		if s.dirty {
+			a.Mtime = s.mtime
+		}
+	}
+	if n.dirMtime.After(a.Mtime) {
+		a.Mtime = n.dirMtime
+	}
+	if n.dirCtime.After(a.Ctime) {
+		a.Ctime = n.dirCtime
 	}
 	return a
+}
+
+// entriesChanged records that an entry of directory n was made, removed
+// or renamed now.
+func (n *node) entriesChanged() {
+	now := time.Now()
+	n.mu.Lock()
+	n.dirMtime, n.dirCtime = now, now
+	n.mu.Unlock()
 }
 
 // refresh reads n's attributes from the backend into n.attr.
@@ -79,15 +130,20 @@ func (n *node) refresh(ctx context.Context) (Attr, syscall.Errno) {
 		defer n.mu.Unlock()
 		return n.currentAttrLocked(), 0
 	}
+	n.mu.Lock()
+	gen := n.gen
+	n.mu.Unlock()
 	a, err := n.ms.backend.Lstat(ctx, p)
 	if err != nil {
 		return Attr{}, toErrno(err)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if fileType(a) == n.StableAttr().Mode {
+	// A commit since the Lstat makes a older than n.attr; another type
+	// means the path names another entry now (a rename raced us).
+	if fileType(a) == n.StableAttr().Mode && n.gen == gen {
 		n.attr = *a
-	} // else the path names another entry now (a rename raced us): keep ours
+	}
 	return n.currentAttrLocked(), 0
 }
 
@@ -135,6 +191,9 @@ func (n *node) Setattr(ctx context.Context, fh fusefs.FileHandle, in *fuse.SetAt
 	}
 	if mt, ok := in.GetMTime(); ok {
 		sa.Mtime, any = &mt, true
+		n.mu.Lock()
+		n.dirMtime = time.Time{} // the time set wins over the last entry change
+		n.mu.Unlock()
 	}
 	if at, ok := in.GetATime(); ok {
 		sa.Atime, any = &at, true
@@ -186,7 +245,10 @@ func (n *node) truncate(ctx context.Context, p string, inTree bool, size int64) 
 	return errno
 }
 
-// Statfs reports the drive's usage. Sizes are in 4 KiB blocks.
+// Statfs reports the drive's usage. Sizes are in 4 KiB blocks. A drive
+// has no inode table: the entries used are counted by the metadata feed's
+// blocks (one per change, an upper bound), and the free ones by what the
+// free space holds at one metadata block each, so df -i adds up.
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	u := n.ms.backend.Usage()
 	used := (u.ContentBytes + blockSize - 1) / blockSize
@@ -196,12 +258,12 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.Blocks = used + free
 	out.Bfree = free
 	out.Bavail = free
-	out.Files = u.MetadataBlocks
 	out.Ffree = 0
 	if !n.ms.readOnly {
-		out.Ffree = 1 << 20
+		out.Ffree = free
 	}
-	out.NameLen = 255
+	out.Files = u.MetadataBlocks + out.Ffree
+	out.NameLen = maxNameLen
 	return 0
 }
 

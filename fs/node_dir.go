@@ -16,12 +16,16 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	if !ok {
 		return nil, syscall.ENOENT
 	}
+	if len(name) > maxNameLen {
+		return nil, syscall.ENAMETOOLONG
+	}
 	p := childPath(dir, name)
+	prev, gen := n.genOf(name)
 	a, err := n.ms.backend.Lstat(ctx, p)
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	return n.newChild(ctx, p, a, out), 0
+	return n.newChildSince(ctx, p, a, out, prev, gen), 0
 }
 
 // OpendirHandle lists the directory once, at open: the listing carries
@@ -78,6 +82,9 @@ func (n *node) create(ctx context.Context, name string, out *fuse.EntryOut, mk f
 	if n.ms.readOnly {
 		return nil, syscall.EROFS
 	}
+	if len(name) > maxNameLen {
+		return nil, syscall.ENAMETOOLONG
+	}
 	dir, ok := n.path()
 	if !ok {
 		return nil, syscall.ENOENT
@@ -87,6 +94,10 @@ func (n *node) create(ctx context.Context, name string, out *fuse.EntryOut, mk f
 		return nil, toErrno(err)
 	}
 	n.ms.noteOwnChange()
+	n.entriesChanged()
+	if errno := n.setOwner(ctx, p); errno != 0 {
+		return nil, errno
+	}
 	a, err := n.ms.backend.Lstat(ctx, p)
 	if err != nil {
 		return nil, toErrno(err)
@@ -118,19 +129,24 @@ func (n *node) remove(ctx context.Context, name string, rm func(context.Context,
 	}
 	n.ms.noteOwnChange()
 	n.ms.inos.remove(p)
+	n.entriesChanged()
 	return 0
 }
 
 // Rename moves name to newName in newParent, replacing a file or an empty
-// directory there (RENAME_NOREPLACE refuses to; RENAME_EXCHANGE is not
-// supported).
+// directory there. Of renameat2's flags only RENAME_NOREPLACE is
+// implemented; the others (RENAME_EXCHANGE, RENAME_WHITEOUT) are EINVAL,
+// as rename(2) documents for flags a file system does not support.
 func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
 	if n.ms.readOnly {
 		return syscall.EROFS
 	}
-	const renameNoreplace, renameExchange = 1, 2
-	if flags&renameExchange != 0 {
+	const renameNoreplace = 1
+	if flags&^renameNoreplace != 0 {
 		return syscall.EINVAL
+	}
+	if len(newName) > maxNameLen {
+		return syscall.ENAMETOOLONG
 	}
 	dir, ok := n.path()
 	np, ok2 := newParent.(*node)
@@ -180,6 +196,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	}
 	n.ms.noteOwnChange()
 	n.ms.inos.rename(from, to)
+	n.entriesChanged()
+	np.entriesChanged()
 	return 0
 }
 
@@ -235,7 +253,75 @@ func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if i < 0 || i >= len(d.entries) || d.entries[i].Name != name {
 		return d.n.Lookup(ctx, name, out)
 	}
+	// A node the kernel already knows keeps its attributes: they are at
+	// least as new as the listing, taken at opendir, and a file being
+	// written must not have its size set back.
+	if in := d.n.GetChild(name); in != nil && in.StableAttr().Mode == fileType(&d.entries[i].Attr) {
+		in.Operations().(*node).entryOut(out)
+		return in, 0
+	}
 	return d.n.newChild(ctx, childPath(d.dir, name), &d.entries[i].Attr, out), 0
 }
 
 func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) {}
+
+// Mknod creates a regular file; a drive holds no fifos, sockets or device
+// nodes, and mknod(2) documents EPERM for types a file system does not
+// support.
+func (n *node) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
+	if t := mode & syscall.S_IFMT; t != 0 && t != syscall.S_IFREG {
+		return nil, syscall.EPERM
+	}
+	ctx = context.WithoutCancel(ctx)
+	return n.create(ctx, name, out, func(p string) error {
+		return n.ms.backend.WriteFile(ctx, p, mode&07777, bytes.NewReader(nil), 0)
+	})
+}
+
+// Fsyncdir makes the directory's entries durable: files of the directory
+// being written are committed, then the backend, if it can, syncs its
+// storage. Entries are in the backend as soon as they are made, so there is
+// nothing else to do.
+func (d *dirHandle) Fsyncdir(ctx context.Context, flags uint32) syscall.Errno {
+	ctx = context.WithoutCancel(ctx)
+	for _, in := range d.n.Children() {
+		if errno := in.Operations().(*node).commit(ctx); errno != 0 {
+			return errno
+		}
+	}
+	if s, ok := d.n.ms.backend.(Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return toErrno(err)
+		}
+	}
+	return 0
+}
+
+// setOwner gives the new entry p the caller's uid and gid (with
+// allow_other, other users than the mounting one create files), or the
+// directory's gid if it is set-group-ID, as Linux file systems do. Entries
+// that store no owner show as the mounting user, so the common case, the
+// mounting user creating files, stores nothing more.
+func (n *node) setOwner(ctx context.Context, p string) syscall.Errno {
+	uid, gid := n.ms.uid, n.ms.gid
+	if c, ok := fuse.FromContext(ctx); ok {
+		uid, gid = c.Uid, c.Gid
+	}
+	n.mu.Lock()
+	dir := n.currentAttrLocked()
+	n.mu.Unlock()
+	if dir.Mode&syscall.S_ISGID != 0 {
+		var out fuse.Attr
+		n.ms.fillAttr(0, &dir, &out)
+		gid = out.Gid
+	}
+	if uid == n.ms.uid && gid == n.ms.gid {
+		return 0
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := n.ms.backend.SetAttr(ctx, p, SetAttr{UID: &uid, GID: &gid}); err != nil {
+		return toErrno(err)
+	}
+	n.ms.noteOwnChange()
+	return 0
+}

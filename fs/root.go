@@ -20,7 +20,8 @@ const (
 	DefaultReadAhead    = 8 << 20
 	minReadAhead        = 128 << 10
 	blockSize           = 4096
-	ioSize              = 1 << 20 // st_blksize, and the largest FUSE request
+	ioSize              = 1 << 20 // the largest FUSE request
+	maxNameLen          = 255     // NAME_MAX: longer names could not be copied to other file systems
 )
 
 // mountState is what every node of one mount shares. Fields above mu are
@@ -90,7 +91,11 @@ func (ms *mountState) fillAttr(ino uint64, a *Attr, out *fuse.Attr) {
 	}
 	out.Size = a.Size
 	out.Blocks = (a.Size + 511) / 512
-	out.Blksize = ioSize
+	// st_blksize is what programs take as the best write size. Writes go
+	// to a local staged copy, so small ones are cheap; a large value makes
+	// tools (fsstress, cp of sparse input) write large sparse files, and
+	// every commit writes a file whole.
+	out.Blksize = blockSize
 	out.Nlink = 1 // also for directories: "unknown", so find(1) does not count links
 	out.Owner.Uid, out.Owner.Gid = a.UID, a.GID
 	if a.UID == 0 && a.GID == 0 {

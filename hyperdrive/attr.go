@@ -19,7 +19,8 @@ type Attr struct {
 
 // SetAttr changes the mode, owner or modification time of the entry at p
 // (not following a symlink), as the reference's _update re-puts the Stat
-// with the node's flags. An implicit directory gets an explicit entry.
+// with the node's flags, and sets its ctime to now. An implicit directory
+// gets an explicit entry.
 func (d *Drive) SetAttr(ctx context.Context, p string, a Attr) error {
 	return d.update(ctx, "setattr", p, func(st *Stat) {
 		if a.Mode != nil {
@@ -69,6 +70,7 @@ func (d *Drive) update(ctx context.Context, op, p string, fn func(*Stat)) error 
 	}
 	st := f.stat.Clone()
 	fn(st)
+	st.Ctime = d.now() // every change of an entry's attributes is a status change
 	return pathErr(op, cp, d.putStat(ctx, f, st))
 }
 

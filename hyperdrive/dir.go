@@ -2,6 +2,7 @@ package hyperdrive
 
 import (
 	"context"
+	"path"
 	"strings"
 	"time"
 
@@ -63,12 +64,24 @@ func (d *Drive) readdir(ctx context.Context, p string) ([]DirEntry, error) {
 			continue
 		}
 		seen[name] = true
-		st, err := decodeEntry(e)
-		if err != nil {
-			return nil, err
-		}
-		if deeper != "" {
-			st = dirFrom(st, d.now())
+		var st *Stat
+		if deeper == "" {
+			if st, err = decodeEntry(e); err != nil {
+				return nil, err
+			}
+		} else if name == "" || name == "." || name == ".." {
+			// Not a path component (a hostile trie key such as
+			// "a/../b"): nothing to look up by path.
+			st = newStat(ModeDir, 0, d.created)
+		} else {
+			// The trie gave a node below the child: the child is a
+			// directory whose own entry, if it has one, is elsewhere.
+			// Its attributes are never its first child's.
+			f, err := d.lstat(ctx, path.Join(p, name))
+			if err != nil {
+				return nil, err
+			}
+			st = f.stat
 		}
 		out = append(out, DirEntry{Name: name, Stat: st})
 	}
@@ -99,7 +112,8 @@ func (d *Drive) hasChildren(ctx context.Context, dir string) (bool, error) {
 	}
 }
 
-// Mkdir creates an explicit directory entry at p (mode 0: 0755). As in the
+// Mkdir creates an explicit directory entry at p (mode 0: 0755; with type
+// bits, ModeDir|0, the permissions are 0). As in the
 // reference, a directory that exists only implicitly gets its entry; an
 // existing entry is ErrExist.
 func (d *Drive) Mkdir(ctx context.Context, p string, mode uint32) error {

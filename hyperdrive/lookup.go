@@ -82,35 +82,24 @@ func (d *Drive) lstat(ctx context.Context, p string) (*found, error) {
 }
 
 // implicitDir synthesizes the Stat of a directory with no entry of its
-// own, as hyperdrive's _statDirectory does from its first child (mode
-// reset to a directory's; here the child's link, mount and metadata are
-// not carried over). The root always exists; the reference gives it the
-// current time, here the time the drive was opened keeps stats stable.
+// own. The reference's _statDirectory copies its first child's Stat (size,
+// times, owner), so a listing showed a folder with a file's size and
+// times, and which child is "first" changes as the trie grows. Here it has
+// a directory's defaults and nothing of a child's: mode 0755, size 0, no
+// owner, and the time the drive was opened (as the root), so its stat is
+// stable while the drive is open.
 func (d *Drive) implicitDir(ctx context.Context, p string) (*Stat, error) {
 	if p == "/" {
 		return newStat(ModeDir, 0, d.created), nil
 	}
-	e, err := d.ns.Iterate(trieKey(p), mounts.IterateOptions{}).Next(ctx)
-	if err != nil {
-		return nil, translate(err)
-	}
-	if e == nil {
-		return nil, ErrNotFound
-	}
-	child, err := decodeEntry(e)
+	has, err := d.hasChildren(ctx, trieKey(p))
 	if err != nil {
 		return nil, err
 	}
-	return dirFrom(child, d.now()), nil
-}
-
-// dirFrom is a directory Stat carrying a child's owner, times and place.
-func dirFrom(child *Stat, now time.Time) *Stat {
-	st := newStat(ModeDir, 0, now)
-	st.UID, st.GID = child.UID, child.GID
-	st.Size, st.Blocks, st.Offset, st.ByteOffset = child.Size, child.Blocks, child.Offset, child.ByteOffset
-	st.Mtime, st.Ctime = child.Mtime, child.Ctime
-	return st
+	if !has {
+		return nil, ErrNotFound
+	}
+	return newStat(ModeDir, 0, d.created), nil
 }
 
 // resolve is lstat that follows a symlink at p (not in its parents, as

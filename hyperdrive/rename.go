@@ -64,6 +64,18 @@ func (d *Drive) rename(ctx context.Context, from, to string) error {
 	if err != nil {
 		return err
 	}
+	// The moved entry's ctime is the rename's time, as rename(2) on
+	// Linux file systems sets it; entries below it are unchanged.
+	for i := range ops {
+		op := &ops[i]
+		if op.Type != hypertrie.OpPut || op.Hidden || op.Key != tk || len(op.Value) == 0 {
+			continue
+		}
+		if st, err := DecodeStat(op.Value); err == nil {
+			st.Ctime = d.now()
+			op.Value = EncodeStat(st)
+		}
+	}
 	if _, err := trie.Batch(ctx, ops); err != nil {
 		return translate(err)
 	}

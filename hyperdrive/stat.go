@@ -112,11 +112,13 @@ func (s *Stat) Clone() *Stat {
 	return &c
 }
 
-// newStat builds a Stat of type typ with perm (0 = the type's default, as
-// the reference's `mode || DEFAULT`).
-func newStat(typ, perm uint32, now time.Time) *Stat {
-	perm &= ModePerm
-	if perm == 0 {
+// newStat builds a Stat of type typ with the permission bits of mode:
+// mode 0 is the type's default, as the reference's `mode || DEFAULT`; a
+// mode that carries type bits is taken as given, so permissions 0 can be
+// asked for (ModeRegular|0).
+func newStat(typ, mode uint32, now time.Time) *Stat {
+	perm := mode & ModePerm
+	if mode == 0 {
 		perm = DefaultFileMode
 		if typ == ModeDir {
 			perm = DefaultDirMode

@@ -30,7 +30,8 @@ type Writer struct {
 }
 
 // Create starts writing the file at p, replacing any file there. mode 0
-// keeps an existing file's permissions (or uses 0644); an existing
+// keeps an existing file's permissions (or uses 0644); a mode with type
+// bits sets its permission bits as given, 0 included; an existing
 // file's owner and extended attributes are kept. ctx bounds waits for the
 // content feed during Write and Close.
 func (d *Drive) Create(ctx context.Context, p string, mode uint32) (*Writer, error) {

@@ -454,8 +454,17 @@ func (b *Backend) Rename(ctx context.Context, from, to string) error {
 			paths = append(paths, p)
 		}
 		sort.Strings(paths) // parents first
+		times := make(map[string][2]time.Time, len(paths))
+		for _, p := range paths {
+			times[p] = [2]time.Time{moved[p].attr.Mtime, moved[p].attr.Ctime}
+		}
 		for _, p := range paths {
 			b.putLocked(p, moved[p])
+		}
+		// Moving a directory changes no directory below it: putLocked
+		// touched them as parents.
+		for _, p := range paths {
+			moved[p].attr.Mtime, moved[p].attr.Ctime = times[p][0], times[p][1]
 		}
 		b.unlinkNameLocked(from, now)
 		return nil

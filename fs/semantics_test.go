@@ -1,0 +1,414 @@
+package fs_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	hfs "github.com/hyperfs/hyperfs/fs"
+)
+
+// Regression tests of POSIX semantics on real mounts, for every backend.
+
+func lstat(t *testing.T, p string) *syscall.Stat_t {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return &st
+}
+
+func ctimeOf(st *syscall.Stat_t) time.Time { return time.Unix(st.Ctim.Unix()) }
+func mtimeOf(st *syscall.Stat_t) time.Time { return time.Unix(st.Mtim.Unix()) }
+
+// TestDirOwnAttrs: a directory reports its own mode, size and times, never
+// a child's, through stat and through a listing (READDIRPLUS), whether it
+// was made with mkdir, renamed, or exists only because a file is below it.
+func TestDirOwnAttrs(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			be := b.new(t)
+			mnt := testMount(t, be, hfs.Options{})
+			d := filepath.Join(mnt, "d")
+			if err := os.Mkdir(d, 0700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(d+"/f", []byte("123456789\n"), 0666); err != nil {
+				t.Fatal(err)
+			}
+			dirTime := time.Date(2005, 5, 5, 0, 0, 0, 0, time.UTC)
+			fileTime := time.Date(2003, 3, 3, 0, 0, 0, 0, time.UTC)
+			if err := os.Chtimes(d+"/f", fileTime, fileTime); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(d, dirTime, dirTime); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(d, mnt+"/renamed"); err != nil {
+				t.Fatal(err)
+			}
+			// A directory with no entry of its own.
+			if err := be.WriteFile(bg, "/implicit/g", 0600, strings.NewReader("0123456789abcdef"), 16); err != nil {
+				t.Fatal(err)
+			}
+			check := func(how string, mnt string) {
+				t.Helper()
+				sh(t, "ls -l "+mnt+" >/dev/null")
+				st := lstat(t, mnt+"/renamed")
+				if st.Mode != syscall.S_IFDIR|0700 || st.Size == 10 || !mtimeOf(st).Equal(dirTime) {
+					t.Errorf("%s: renamed dir: mode %o size %d mtime %v, want %o, not 10, %v", how, st.Mode, st.Size, mtimeOf(st), syscall.S_IFDIR|0700, dirTime)
+				}
+				st = lstat(t, mnt+"/implicit")
+				if st.Mode&syscall.S_IFMT != syscall.S_IFDIR || st.Mode&07777 == 0600 || st.Size == 16 {
+					t.Errorf("%s: implicit dir: mode %o size %d, want a directory's own", how, st.Mode, st.Size)
+				}
+				ents, err := os.ReadDir(mnt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range ents {
+					if !e.IsDir() {
+						t.Errorf("%s: %s listed as %v", how, e.Name(), e.Type())
+					}
+				}
+			}
+			check("same mount", mnt)
+			// A second mount of the same backend sees only what is stored
+			// (no attributes kept by the first mount's nodes).
+			check("fresh mount", testMount(t, be, hfs.Options{}))
+		})
+	}
+}
+
+// TestCtimeAndDirTimes: chmod, chown, utimes and rename change ctime; making
+// and removing entries changes the directory's mtime and ctime.
+func TestCtimeAndDirTimes(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			mnt := testMount(t, b.new(t), hfs.Options{})
+			f := mnt + "/f"
+			if err := os.WriteFile(f, []byte("x"), 0644); err != nil {
+				t.Fatal(err)
+			}
+			changes := []struct {
+				name string
+				do   func() error
+			}{
+				{"chmod", func() error { return os.Chmod(f, 0600) }},
+				{"chown", func() error { return os.Chown(f, 65534, 65534) }},
+				{"utimes", func() error { return os.Chtimes(f, time.Unix(1e9, 0), time.Unix(1e9, 0)) }},
+				{"rename", func() error {
+					if err := os.Rename(f, f+"2"); err != nil {
+						return err
+					}
+					f += "2"
+					return nil
+				}},
+			}
+			for _, c := range changes {
+				before := ctimeOf(lstat(t, f))
+				time.Sleep(20 * time.Millisecond)
+				if err := c.do(); err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				if after := ctimeOf(lstat(t, f)); !after.After(before) {
+					t.Errorf("%s: ctime %v, was %v", c.name, after, before)
+				}
+			}
+
+			if err := os.Mkdir(mnt+"/d", 0755); err != nil {
+				t.Fatal(err)
+			}
+			entryOps := []struct {
+				name string
+				do   func() error
+			}{
+				{"create", func() error { return os.WriteFile(mnt+"/d/a", nil, 0644) }},
+				{"mkdir", func() error { return os.Mkdir(mnt+"/d/sub", 0755) }},
+				{"symlink", func() error { return os.Symlink("a", mnt+"/d/l") }},
+				{"rename within", func() error { return os.Rename(mnt+"/d/a", mnt+"/d/b") }},
+				{"unlink", func() error { return os.Remove(mnt + "/d/b") }},
+				{"rmdir", func() error { return os.Remove(mnt + "/d/sub") }},
+			}
+			for _, c := range entryOps {
+				st := lstat(t, mnt+"/d")
+				m, ct := mtimeOf(st), ctimeOf(st)
+				time.Sleep(20 * time.Millisecond)
+				if err := c.do(); err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				st = lstat(t, mnt+"/d")
+				if !mtimeOf(st).After(m) || !ctimeOf(st).After(ct) {
+					t.Errorf("%s: dir mtime %v ctime %v, were %v %v", c.name, mtimeOf(st), ctimeOf(st), m, ct)
+				}
+			}
+		})
+	}
+}
+
+// TestModeZero: mode 0 is kept at creation and by chmod, also across a
+// commit of an open file.
+func TestModeZero(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			mnt := testMount(t, b.new(t), hfs.Options{})
+			fd, err := syscall.Open(mnt+"/zero", syscall.O_CREAT|syscall.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			syscall.Write(fd, []byte("data"))
+			syscall.Close(fd)
+			if err := syscall.Mkdir(mnt+"/zdir", 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(mnt+"/later", []byte("x"), 0644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(mnt+"/later", 0); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"zero", "zdir", "later"} {
+				if st := lstat(t, mnt+"/"+name); st.Mode&07777 != 0 {
+					t.Errorf("%s: mode %o, want 0", name, st.Mode&07777)
+				}
+			}
+			// A remount shows what is stored.
+			if st := lstat(t, mnt+"/zero"); st.Size != 4 {
+				t.Errorf("zero: size %d", st.Size)
+			}
+		})
+	}
+}
+
+// TestNameTooLong: names beyond 255 bytes are ENAMETOOLONG everywhere.
+func TestNameTooLong(t *testing.T) {
+	mnt := testMount(t, newDrive(t), hfs.Options{})
+	long := strings.Repeat("x", 256)
+	ok := strings.Repeat("y", 255)
+	if err := os.WriteFile(mnt+"/"+ok, nil, 0644); err != nil {
+		t.Fatalf("255-byte name: %v", err)
+	}
+	for what, err := range map[string]error{
+		"create":  os.WriteFile(mnt+"/"+long, nil, 0644),
+		"mkdir":   os.Mkdir(mnt+"/"+long, 0755),
+		"symlink": os.Symlink("t", mnt+"/"+long),
+		"stat":    func() error { _, err := os.Lstat(mnt + "/" + long); return err }(),
+		"rename":  os.Rename(mnt+"/"+ok, mnt+"/"+long),
+	} {
+		if !errors.Is(err, syscall.ENAMETOOLONG) {
+			t.Errorf("%s: %v, want ENAMETOOLONG", what, err)
+		}
+	}
+}
+
+// TestDirFsyncRenameFlagsMknod: fsync and fdatasync of a directory succeed;
+// renameat2 flags a drive does not implement are EINVAL; mknod of types a
+// drive cannot hold is EPERM, of a regular file works.
+func TestDirFsyncRenameFlagsMknod(t *testing.T) {
+	mnt := testMount(t, newDrive(t), hfs.Options{})
+	if err := os.WriteFile(mnt+"/a", []byte("a"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.Open(mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	if err := dir.Sync(); err != nil {
+		t.Errorf("fsync of a directory: %v", err)
+	}
+	if err := unix.Fdatasync(int(dir.Fd())); err != nil {
+		t.Errorf("fdatasync of a directory: %v", err)
+	}
+
+	if err := os.WriteFile(mnt+"/c", []byte("c"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []uint{unix.RENAME_WHITEOUT, unix.RENAME_EXCHANGE, 1 << 10} {
+		if err := unix.Renameat2(unix.AT_FDCWD, mnt+"/a", unix.AT_FDCWD, mnt+"/c", flag); !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("renameat2 flags %#x: %v, want EINVAL", flag, err)
+		}
+	}
+	if _, err := os.Lstat(mnt + "/a"); err != nil {
+		t.Errorf("a after refused renames: %v", err)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, mnt+"/a", unix.AT_FDCWD, mnt+"/b", unix.RENAME_NOREPLACE); err != nil {
+		t.Errorf("RENAME_NOREPLACE: %v", err)
+	}
+
+	for name, mode := range map[string]uint32{"fifo": syscall.S_IFIFO, "sock": syscall.S_IFSOCK, "chr": syscall.S_IFCHR, "blk": syscall.S_IFBLK} {
+		if err := syscall.Mknod(mnt+"/"+name, mode|0644, 0); !errors.Is(err, syscall.EPERM) {
+			t.Errorf("mknod %s: %v, want EPERM", name, err)
+		}
+	}
+	if err := syscall.Mknod(mnt+"/reg", syscall.S_IFREG|0640, 0); err != nil {
+		t.Errorf("mknod regular: %v", err)
+	} else if st := lstat(t, mnt+"/reg"); st.Mode != syscall.S_IFREG|0640 || st.Size != 0 {
+		t.Errorf("mknod regular: mode %o size %d", st.Mode, st.Size)
+	}
+}
+
+// TestStatfsAndBlksize: df -i adds up (used = files - free never
+// negative), and st_blksize is a small write's size.
+func TestStatfsAndBlksize(t *testing.T) {
+	mnt := testMount(t, newDrive(t), hfs.Options{})
+	for i := range 5 {
+		if err := os.WriteFile(fmt.Sprintf("%s/f%d", mnt, i), []byte("x"), 0644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Files < st.Ffree || st.Files-st.Ffree < 5 || st.Namelen != 255 {
+		t.Errorf("statfs: files %d free %d namelen %d", st.Files, st.Ffree, st.Namelen)
+	}
+	out := sh(t, "df -i "+mnt+" | tail -1")
+	if strings.Contains(out, " -") {
+		t.Errorf("df -i: %s", out)
+	}
+	if bs := lstat(t, mnt+"/f0").Blksize; bs != 4096 {
+		t.Errorf("st_blksize %d, want 4096", bs)
+	}
+}
+
+// TestAppendersAndReaders: processes appending lines with O_APPEND and
+// fsync every few lines, while others read the file, lose no line whose
+// write and fsync succeeded.
+func TestAppendersAndReaders(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			mnt := testMount(t, b.new(t), hfs.Options{})
+			p := mnt + "/log"
+			if err := os.WriteFile(p, nil, 0644); err != nil {
+				t.Fatal(err)
+			}
+			const writers, lines = 3, 300
+			stop := make(chan struct{})
+			var readers sync.WaitGroup
+			for range 2 {
+				readers.Add(1)
+				go func() {
+					defer readers.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						os.ReadFile(p)
+						os.Stat(p)
+					}
+				}()
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for w := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+					if err != nil {
+						errs <- err
+						return
+					}
+					defer f.Close()
+					for i := range lines {
+						if _, err := fmt.Fprintf(f, "w%d line %d\n", w, i); err != nil {
+							errs <- err
+							return
+						}
+						if i%5 == 4 {
+							if err := f.Sync(); err != nil {
+								errs <- err
+								return
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(stop)
+			readers.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+				seen[l] = true
+			}
+			lost := 0
+			for w := range writers {
+				for i := range lines {
+					if !seen[fmt.Sprintf("w%d line %d", w, i)] {
+						lost++
+					}
+				}
+			}
+			if lost > 0 || len(data) == 0 {
+				t.Errorf("%d of %d acknowledged lines lost (file %d bytes)", lost, writers*lines, len(data))
+			}
+		})
+	}
+}
+
+// TestSQLiteWAL runs three sqlite3 processes on one WAL database in the
+// mount: readers racing commits must never see a short read.
+func TestSQLiteWAL(t *testing.T) {
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		t.Skip("sqlite3 not installed (scripts/test installs it)")
+	}
+	mnt := testMount(t, newDrive(t), hfs.Options{})
+	db := mnt + "/test.db"
+	sh(t, fmt.Sprintf("sqlite3 %s 'PRAGMA journal_mode=WAL; CREATE TABLE t(w INTEGER, i INTEGER, pad TEXT);'", db))
+	var wg sync.WaitGroup
+	outs := make([]string, 3)
+	errs := make([]error, 3)
+	for w := range 3 {
+		var script strings.Builder
+		script.WriteString(".timeout 20000\n.bail on\n")
+		for i := range 60 {
+			fmt.Fprintf(&script, "BEGIN IMMEDIATE; INSERT INTO t VALUES(%d, %d, hex(randomblob(300))); COMMIT;\nSELECT count(*) FROM t WHERE w = %d;\n", w, i, w)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command("sqlite3", db)
+			cmd.Stdin = strings.NewReader(script.String())
+			out, err := cmd.CombinedOutput()
+			outs[w], errs[w] = string(out), err
+		}()
+	}
+	wg.Wait()
+	for w := range 3 {
+		if errs[w] != nil || strings.Contains(outs[w], "rror") {
+			t.Errorf("sqlite3 process %d: %v\n%s", w, errs[w], tail(outs[w], 500))
+		}
+	}
+	if got := strings.TrimSpace(sh(t, "sqlite3 "+db+" 'SELECT count(*) FROM t; PRAGMA integrity_check;'")); got != "180\nok" {
+		t.Errorf("after the run: %q", got)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
