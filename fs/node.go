@@ -234,6 +234,12 @@ func (n *node) truncate(ctx context.Context, p string, inTree bool, size int64) 
 	if !inTree {
 		return 0
 	}
+	n.mu.Lock()
+	cur := int64(n.attr.Size)
+	n.mu.Unlock()
+	if errno := n.checkGrowth(cur, size); errno != 0 {
+		return errno
+	}
 	if err := n.ms.backend.Truncate(ctx, p, size); err != nil {
 		return toErrno(err)
 	}

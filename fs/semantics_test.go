@@ -412,3 +412,49 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// TestHugeSizesEFBIG: sizes the drive cannot hold fail with EFBIG at once,
+// by truncate, ftruncate, a write past the end and fallocate; a small
+// growth reads back as zeros.
+func TestHugeSizesEFBIG(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			mnt := testMount(t, b.new(t), hfs.Options{})
+			f := mnt + "/f"
+			if err := os.WriteFile(f, []byte("abc"), 0644); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			for _, size := range []int64{999999999999999, 1 << 53} {
+				if err := os.Truncate(f, size); !errors.Is(err, syscall.EFBIG) {
+					t.Errorf("truncate to %d: %v, want EFBIG", size, err)
+				}
+			}
+			fh, err := os.OpenFile(f, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fh.Close()
+			if err := fh.Truncate(999999999999999); !errors.Is(err, syscall.EFBIG) {
+				t.Errorf("ftruncate: %v, want EFBIG", err)
+			}
+			if _, err := fh.WriteAt([]byte("x"), 1<<50); !errors.Is(err, syscall.EFBIG) {
+				t.Errorf("write at 2^50: %v, want EFBIG", err)
+			}
+			if err := unix.Fallocate(int(fh.Fd()), 0, 0, 1<<50); !errors.Is(err, syscall.EFBIG) {
+				t.Errorf("fallocate of 2^50: %v, want EFBIG", err)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Errorf("refusing huge sizes took %v", d)
+			}
+			fh.Close()
+			if err := os.Truncate(f, 100<<10); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(f)
+			if err != nil || len(got) != 100<<10 || string(got[:3]) != "abc" || strings.Trim(string(got[3:]), "\x00") != "" {
+				t.Errorf("after growing: %d bytes %v", len(got), err)
+			}
+		})
+	}
+}

@@ -66,6 +66,31 @@ func (n *node) stageLocked(ctx context.Context, empty bool) (*stagedFile, syscal
 	return s, 0
 }
 
+// maxFileSize is the largest file a drive holds: byte offsets in the
+// content feed are JavaScript numbers in the reference, exact up to 2^53.
+const maxFileSize = 1<<53 - 1
+
+// checkGrowth fails with EFBIG, at once, when growing a file from size
+// from to size to leaves a hole the drive cannot hold. hyperdrive 10 has
+// no holes: a Stat names the content blocks of the whole file, and the
+// reference's readers read Stat.blocks blocks and stop there, so a Size
+// larger than its blocks reads back short. Growing a file must therefore
+// append the zeros (as the reference's truncate does), and a hole larger
+// than the free space left for the drive's storage could never be
+// committed. Writes that leave no hole are not checked: ENOSPC stops them.
+func (n *node) checkGrowth(from, to int64) syscall.Errno {
+	if to < 0 || to > maxFileSize {
+		return syscall.EFBIG
+	}
+	if to <= from {
+		return 0
+	}
+	if free := n.ms.backend.Usage().FreeBytes; free > 0 && uint64(to-from) > free {
+		return syscall.EFBIG
+	}
+	return 0
+}
+
 // stagedWrite writes data at off into n's staged copy.
 func (n *node) stagedWrite(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	n.mu.Lock()
@@ -73,6 +98,13 @@ func (n *node) stagedWrite(ctx context.Context, data []byte, off int64) (uint32,
 	s, errno := n.stageLocked(ctx, false)
 	if errno != 0 {
 		return 0, errno
+	}
+	if off > s.size {
+		if errno := n.checkGrowth(s.size, off+int64(len(data))); errno != 0 {
+			return 0, errno
+		}
+	} else if off+int64(len(data)) > maxFileSize {
+		return 0, syscall.EFBIG
 	}
 	m, err := s.f.WriteAt(data, off)
 	if end := off + int64(m); end > s.size {
@@ -120,6 +152,9 @@ func (n *node) stagedTruncate(ctx context.Context, size int64) syscall.Errno {
 	if s.size == size {
 		return 0
 	}
+	if errno := n.checkGrowth(s.size, size); errno != 0 {
+		return errno
+	}
 	if err := s.f.Truncate(size); err != nil {
 		return toErrno(err)
 	}
@@ -136,6 +171,11 @@ func (n *node) stagedAllocate(ctx context.Context, off, size uint64, mode uint32
 	s, errno := n.stageLocked(ctx, false)
 	if errno != 0 {
 		return errno
+	}
+	if mode&unix.FALLOC_FL_KEEP_SIZE == 0 {
+		if errno := n.checkGrowth(s.size, int64(off+size)); errno != 0 {
+			return errno
+		}
 	}
 	if err := unix.Fallocate(int(s.f.Fd()), mode, int64(off), int64(size)); err != nil {
 		return toErrno(err)
