@@ -124,6 +124,15 @@ func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 // waitFor reads events until one named name, within 30 s.
 func (p *nsProc) waitFor(name string) swarmEvent {
 	p.t.Helper()
+	var ev swarmEvent
+	json.Unmarshal(p.waitForRaw(name), &ev)
+	return ev
+}
+
+// waitForRaw reads events until one named name, within 30 s, and returns
+// its JSON line.
+func (p *nsProc) waitForRaw(name string) []byte {
+	p.t.Helper()
 	timeout := time.After(30 * time.Second)
 	for {
 		select {
@@ -136,7 +145,7 @@ func (p *nsProc) waitFor(name string) swarmEvent {
 				p.t.Fatalf("%s: %q: %v", p.name, line, err)
 			}
 			if ev.Event == name {
-				return ev
+				return line
 			}
 		case <-timeout:
 			p.t.Fatalf("%s: no %q event in 30 s", p.name, name)

@@ -111,9 +111,11 @@ func (n *network) joinUntil(done <-chan struct{}, dk [32]byte) {
 	}()
 }
 
+// Close ends the replication streams first: closing the swarm closes its
+// uTP connections under them.
 func (n *network) Close() {
+	n.peers.Close()
 	if n.swarm != nil {
 		n.swarm.Close()
 	}
-	n.peers.Close()
 }

@@ -8,7 +8,8 @@
 // {"event":"joined","key"}; with --read it reads each path (waiting for a
 // peer) and prints {"event":"read","files":{path: sha256},"ms"} (ms from the
 // join call to the last byte), then exits. Otherwise it serves until stdin
-// closes.
+// closes. With --connections every connection prints {"event":"connection",
+// "type":"tcp"|"utp","client","remoteAddress","remotePort"}.
 
 const crypto = require('crypto')
 const Corestore = require('corestore')
@@ -30,6 +31,7 @@ async function main (argv) {
   await call(cb => drive.ready(cb))
   const swarm = hyperswarm({ bootstrap: list(flags.bootstrap) })
   swarm.on('connection', (socket, info) => {
+    if (flags.connections) emit('connection', { type: info.type, client: info.client, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort })
     const stream = drive.replicate(info.client, { live: true })
     stream.on('error', () => {})
     socket.on('error', () => {})
