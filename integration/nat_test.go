@@ -26,12 +26,12 @@ import (
 // lets in from the outside only traffic of connections its LAN started
 // (conntrack ESTABLISHED,RELATED), both forwarded and addressed to itself.
 //
-//	              pub (br0 10.X.0.1: DHT nodes)
-//	             /                             \
-//	  rA 10.X.0.2 (NAT)                  rB 10.X.0.3 (NAT)
-//	     10.X.1.1                           10.X.2.1
-//	       |                                  |
-//	  hA 10.X.1.2                        hB 10.X.2.2
+//	            pub (br0 10.X.0.1: DHT nodes)
+//	           /                             \
+//	rA 10.X.0.2 (NAT)                  rB 10.X.0.3 (NAT)
+//	   10.X.1.1                           10.X.2.1
+//	     |                                  |
+//	hA 10.X.1.2                        hB 10.X.2.2
 type natNet struct {
 	pub, hA, hB string // namespace names
 	pubIP       string // the DHT's address
@@ -69,7 +69,10 @@ func newNATNet(t *testing.T, kind natKind) *natNet {
 			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
-	in := func(ns string, args ...string) { t.Helper(); run(append([]string{"ip", "netns", "exec", ns}, args...)...) }
+	in := func(ns string, args ...string) {
+		t.Helper()
+		run(append([]string{"ip", "netns", "exec", ns}, args...)...)
+	}
 	rA, rB := ns("ra"), ns("rb")
 	for _, name := range []string{n.pub, rA, rB, n.hA, n.hB} {
 		run("ip", "netns", "add", name)
