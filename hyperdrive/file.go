@@ -17,21 +17,42 @@ import (
 // A read locates its first block with the feed's Seek (its tree nodes) and
 // reads only the blocks it covers; the last block read is kept, so small
 // sequential reads cost one block read per block. File implements
-// io.ReaderAt, io.ReadSeeker and io.Closer; ReadAt and Read are safe for
-// concurrent use.
+// io.ReaderAt, io.ReadSeeker and io.Closer.
+//
+// ReadAt and ReadAtContext hold no lock while they read or wait for
+// peers, so concurrent reads proceed in parallel; a block that several
+// reads need while it is being read or fetched is read once, for all of
+// them. Read and Seek share a position, which Read holds while it reads,
+// as an operating system file's offset is.
 type File struct {
 	path string
 	stat *Stat
 	feed *hypercore.Feed
 
-	mu       sync.Mutex
-	pos      int64  // guarded by mu: position for Read and Seek
-	blk      uint64 // guarded by mu: index of the block in data
-	blkStart uint64 // guarded by mu: its first byte in the feed
-	data     []byte // guarded by mu: last block read, nil if none
-	closed   bool   // guarded by mu
+	posMu sync.Mutex
+	pos   int64 // guarded by posMu: position for Read and Seek
+
+	last   atomic.Pointer[loaded] // the last block read, nil if none
+	closed atomic.Bool
+
+	mu      sync.Mutex
+	flights map[uint64]*flight // guarded by mu: block reads in progress
 
 	local atomic.Bool // every block of the file is stored locally (then it stays so)
+}
+
+// loaded is a block of the file that was read: immutable once stored.
+type loaded struct {
+	idx   uint64 // block index in the feed
+	start uint64 // its first byte in the feed
+	data  []byte // never empty
+}
+
+// flight is one read of a block; data and err are set before done closes.
+type flight struct {
+	done chan struct{}
+	data []byte
+	err  error
 }
 
 // OpenFile opens the file at p (following symlinks) for reading.
@@ -114,26 +135,24 @@ func (f *File) Name() string { return f.path }
 
 // Close ends reads of the file.
 func (f *File) Close() error {
-	f.mu.Lock()
-	f.closed = true
-	f.data = nil
-	f.mu.Unlock()
+	f.closed.Store(true)
+	f.last.Store(nil)
 	return nil
 }
 
 // Read reads from the current position.
 func (f *File) Read(p []byte) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n, err := f.readAtLocked(context.Background(), p, f.pos)
+	f.posMu.Lock()
+	defer f.posMu.Unlock()
+	n, err := f.ReadAtContext(context.Background(), p, f.pos)
 	f.pos += int64(n)
 	return n, err
 }
 
 // Seek sets the position for Read.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.posMu.Lock()
+	defer f.posMu.Unlock()
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
@@ -158,13 +177,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 
 // ReadAtContext is ReadAt that gives up when ctx ends.
 func (f *File) ReadAtContext(ctx context.Context, p []byte, off int64) (int, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.readAtLocked(ctx, p, off)
-}
-
-func (f *File) readAtLocked(ctx context.Context, p []byte, off int64) (int, error) {
-	if f.closed {
+	if f.closed.Load() {
 		return 0, &PathError{Op: "read", Path: f.path, Err: hypercore.ErrClosed}
 	}
 	if off < 0 {
@@ -179,12 +192,17 @@ func (f *File) readAtLocked(ctx context.Context, p []byte, off int64) (int, erro
 		want = want[:rest]
 	}
 	n := 0
+	var b *loaded
 	for n < len(want) {
 		abs := f.stat.ByteOffset + uint64(off) + uint64(n)
-		if err := f.locateLocked(ctx, abs); err != nil {
+		var err error
+		if b, err = f.locate(ctx, b, abs); err != nil {
 			return n, &PathError{Op: "read", Path: f.path, Err: err}
 		}
-		n += copy(want[n:], f.data[abs-f.blkStart:])
+		n += copy(want[n:], b.data[abs-b.start:])
+	}
+	if b != nil {
+		f.last.Store(b)
 	}
 	if n < len(p) {
 		return n, io.EOF
@@ -192,84 +210,128 @@ func (f *File) readAtLocked(ctx context.Context, p []byte, off int64) (int, erro
 	return n, nil
 }
 
-// locateLocked loads the block holding feed byte abs into f.data.
-func (f *File) locateLocked(ctx context.Context, abs uint64) error {
-	if f.data != nil {
-		end := f.blkStart + uint64(len(f.data))
-		if abs >= f.blkStart && abs < end {
-			return nil
+// locate returns the block holding feed byte abs: prev (the block this
+// read used last) or the file's last block if either holds it, their
+// successor, or one found by seeking.
+func (f *File) locate(ctx context.Context, prev *loaded, abs uint64) (*loaded, error) {
+	if prev == nil {
+		prev = f.last.Load()
+	}
+	if prev != nil {
+		end := prev.start + uint64(len(prev.data))
+		if abs >= prev.start && abs < end {
+			return prev, nil
 		}
 		if abs == end { // the next block: no seek needed
-			return f.loadLocked(ctx, f.blk+1, end)
+			return f.load(ctx, prev.idx+1, end)
 		}
 	}
 	idx, rel, err := f.feed.Seek(abs)
 	if errors.Is(err, hypercore.ErrNotAvailable) {
-		return f.scanLocked(ctx, abs)
+		return f.scan(ctx, abs)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return f.loadLocked(ctx, idx, abs-rel)
+	return f.load(ctx, idx, abs-rel)
 }
 
-// scanLocked finds abs on a sparse replica that lacks the tree nodes Seek
+// scan finds abs on a sparse replica that lacks the tree nodes Seek
 // needs. Files are written in blocks of one size (but the last), so it
 // guesses the block from the file's mean block size and fetches it; the
 // proof that comes with a block gives its exact byte offset, and the guess
 // is corrected from there. A file of equal blocks takes one fetch.
-func (f *File) scanLocked(ctx context.Context, abs uint64) error {
+func (f *File) scan(ctx context.Context, abs uint64) (*loaded, error) {
 	first, last := f.stat.Offset, f.stat.Offset+f.stat.Blocks-1
 	if f.stat.Blocks == 0 {
-		return fmt.Errorf("byte %d of an empty file: %w", abs, io.EOF)
+		return nil, fmt.Errorf("byte %d of an empty file: %w", abs, io.EOF)
 	}
 	mean := max(1, (f.stat.Size+f.stat.Blocks-1)/f.stat.Blocks)
 	guess := first + (abs-f.stat.ByteOffset)/mean
 	for range 64 {
 		guess = min(max(guess, first), last)
-		if _, err := f.feed.Get(ctx, guess); err != nil {
-			return err
+		if _, err := f.block(ctx, guess); err != nil {
+			return nil, err
 		}
 		start, err := f.feed.ByteOffset(guess)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := f.loadLocked(ctx, guess, start); err != nil {
-			return err
+		b, err := f.load(ctx, guess, start)
+		if err != nil {
+			return nil, err
 		}
-		end := start + uint64(len(f.data))
+		end := b.start + uint64(len(b.data))
 		switch {
-		case abs >= start && abs < end:
-			return nil
-		case abs < start:
-			guess -= max(1, (start-abs)/mean)
+		case abs >= b.start && abs < end:
+			return b, nil
+		case abs < b.start:
+			guess -= max(1, (b.start-abs)/mean)
 		default:
 			guess += max(1, (abs-end)/mean)
 		}
 		// With the fetched block's nodes local, Seek may now succeed.
 		if idx, rel, err := f.feed.Seek(abs); err == nil {
-			return f.loadLocked(ctx, idx, abs-rel)
+			return f.load(ctx, idx, abs-rel)
 		}
 	}
-	return fmt.Errorf("byte %d: no block found in [%d, %d]: %w", abs, first, last, ErrCorrupt)
+	return nil, fmt.Errorf("byte %d: no block found in [%d, %d]: %w", abs, first, last, ErrCorrupt)
 }
 
-// loadLocked reads block idx, whose first byte is feed byte start.
-func (f *File) loadLocked(ctx context.Context, idx, start uint64) error {
-	if idx < f.stat.Offset || idx >= f.stat.Offset+f.stat.Blocks {
-		return fmt.Errorf("byte %d is in block %d, outside the file's blocks [%d, +%d): %w",
-			start, idx, f.stat.Offset, f.stat.Blocks, ErrCorrupt)
+// load reads block idx, whose first byte is feed byte start; a
+// zero-length block holds no byte, so the one after it is read instead.
+func (f *File) load(ctx context.Context, idx, start uint64) (*loaded, error) {
+	for {
+		if idx < f.stat.Offset || idx >= f.stat.Offset+f.stat.Blocks {
+			return nil, fmt.Errorf("byte %d is in block %d, outside the file's blocks [%d, +%d): %w",
+				start, idx, f.stat.Offset, f.stat.Blocks, ErrCorrupt)
+		}
+		b, err := f.block(ctx, idx)
+		if err != nil {
+			return nil, fmt.Errorf("content block %d: %w", idx, err)
+		}
+		if len(b) > 0 {
+			return &loaded{idx: idx, start: start, data: b}, nil
+		}
+		idx++
 	}
-	b, err := f.feed.Get(ctx, idx)
-	if err != nil {
-		return fmt.Errorf("content block %d: %w", idx, err)
+}
+
+// block reads block idx of the feed. Reads of a block already being read
+// (or fetched from peers) by another read of this file wait for that one
+// instead of starting their own. A read that gives up because its own ctx
+// ended leaves its waiters to try again.
+func (f *File) block(ctx context.Context, idx uint64) ([]byte, error) {
+	if f.local.Load() || f.feed.Has(idx) {
+		return f.feed.Get(ctx, idx) // stored: nothing to wait for
 	}
-	f.blk, f.blkStart, f.data = idx, start, b
-	if len(b) == 0 {
-		f.data = nil // a zero-length block holds no byte: move on
-		return f.loadLocked(ctx, idx+1, start)
+	for {
+		f.mu.Lock()
+		if c := f.flights[idx]; c != nil {
+			f.mu.Unlock()
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if c.err != nil && ctx.Err() == nil && (errors.Is(c.err, context.Canceled) || errors.Is(c.err, context.DeadlineExceeded)) {
+				continue // the reader that fetched gave up; we have not
+			}
+			return c.data, c.err
+		}
+		c := &flight{done: make(chan struct{})}
+		if f.flights == nil {
+			f.flights = map[uint64]*flight{}
+		}
+		f.flights[idx] = c
+		f.mu.Unlock()
+		c.data, c.err = f.feed.Get(ctx, idx)
+		f.mu.Lock()
+		delete(f.flights, idx)
+		f.mu.Unlock()
+		close(c.done)
+		return c.data, c.err
 	}
-	return nil
 }
 
 // ReadFile returns the contents of the file at p (following symlinks).
