@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -37,6 +38,12 @@ type Options struct {
 	UID, GID *uint32
 	// AllowOther lets other users see the mount (needs user_allow_other).
 	AllowOther bool
+	// AllowDroppings lets file managers create their per-machine files
+	// (trash folders .Trash and .Trash-$uid, .directory, .DS_Store, "._"
+	// files, thumbnail caches), which a drive publishes to every peer. By
+	// default their creation fails with EPERM, so file managers delete
+	// for good instead of publishing the trash.
+	AllowDroppings bool
 	// FsName is the source shown by mount(8) and df(1). Default "hyperfs".
 	FsName string
 	// Debug logs every FUSE request.
@@ -69,11 +76,16 @@ func (o *Options) setDefaults() {
 // unmounted (server.Unmount, Unmount, or fusermount3 -u). Changes to b are
 // pushed to the kernel as they happen.
 func Mount(dir string, b Backend, opts Options) (*fuse.Server, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
 	root, err := newRoot(b, opts)
 	if err != nil {
 		return nil, err
 	}
 	ms := root.ms
+	ms.mountpoint = abs
 	ttl := ms.opts.CacheTimeout
 	mo := fuse.MountOptions{
 		FsName:               ms.opts.FsName,

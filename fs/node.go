@@ -279,13 +279,13 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if !ok {
 		n.mu.Lock()
 		defer n.mu.Unlock()
-		return []byte(n.attr.Linkname), 0
+		return []byte(n.ms.linkTarget("", n.attr.Linkname)), 0
 	}
 	target, err := n.ms.backend.Readlink(ctx, p)
 	if err != nil {
 		return nil, toErrno(err)
 	}
-	return []byte(target), 0
+	return []byte(n.ms.linkTarget(p, target)), 0
 }
 
 // noteOwnChange records the backend version after a change made through

@@ -3,8 +3,11 @@ package fs
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sort"
+	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	fusefs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -18,6 +21,9 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	}
 	if len(name) > maxNameLen {
 		return nil, syscall.ENAMETOOLONG
+	}
+	if !driveName(name) {
+		return nil, syscall.ENOENT // it would name another entry of the drive
 	}
 	p := childPath(dir, name)
 	prev, gen := n.genOf(name)
@@ -39,6 +45,7 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHand
 	if err != nil {
 		return nil, 0, toErrno(err)
 	}
+	entries = n.ms.listable(dir, entries)
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
 	return &dirHandle{n: n, dir: dir, entries: entries}, 0, 0
 }
@@ -53,7 +60,7 @@ func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.En
 // Symlink creates a symlink to target.
 func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
 	return n.create(ctx, name, out, func(p string) error {
-		return n.ms.backend.Symlink(ctx, target, p)
+		return n.ms.backend.Symlink(ctx, n.ms.storedTarget(target), p)
 	})
 }
 
@@ -84,6 +91,12 @@ func (n *node) create(ctx context.Context, name string, out *fuse.EntryOut, mk f
 	}
 	if len(name) > maxNameLen {
 		return nil, syscall.ENAMETOOLONG
+	}
+	if !driveName(name) {
+		return nil, syscall.EINVAL
+	}
+	if errno := n.ms.refuseDropping(name); errno != 0 {
+		return nil, errno
 	}
 	dir, ok := n.path()
 	if !ok {
@@ -147,6 +160,12 @@ func (n *node) Rename(ctx context.Context, name string, newParent fusefs.InodeEm
 	}
 	if len(newName) > maxNameLen {
 		return syscall.ENAMETOOLONG
+	}
+	if !driveName(newName) {
+		return syscall.EINVAL
+	}
+	if errno := n.ms.refuseDropping(newName); errno != 0 {
+		return errno
 	}
 	dir, ok := n.path()
 	np, ok2 := newParent.(*node)
@@ -323,5 +342,60 @@ func (n *node) setOwner(ctx context.Context, p string) syscall.Errno {
 		return toErrno(err)
 	}
 	n.ms.noteOwnChange()
+	return 0
+}
+
+// driveName reports whether name, a single path component as the kernel
+// gives it, names the same entry in the drive. The drive's paths turn "\\"
+// into a separator (as hyperdrive's unixify does), and hold only valid
+// UTF-8 without NUL.
+func driveName(name string) bool {
+	return !strings.ContainsRune(name, '\\') && utf8.ValidString(name)
+}
+
+// listable drops from a listing of dir the names the kernel must never see
+// or that the mount could not open: "", ".", "..", names with "/" or NUL
+// (a hostile drive holds keys such as "a/../../x" or "dir/./x", whose
+// listings name "." and ".."; showing them would let a walk loop or climb
+// out), names that are not one drive entry (a "\\" is a separator in a
+// drive path, invalid UTF-8 is refused), and names over NAME_MAX. Each
+// hidden name is logged once per mount.
+func (ms *mountState) listable(dir string, entries []DirEntry) []DirEntry {
+	out := entries[:0]
+	for _, e := range entries {
+		if ok := e.Name != "" && e.Name != "." && e.Name != ".." && !strings.ContainsAny(e.Name, "/\x00") &&
+			len(e.Name) <= maxNameLen && driveName(e.Name); ok {
+			out = append(out, e)
+			continue
+		}
+		if _, seen := ms.hidden.LoadOrStore(dir+"\x00"+e.Name, true); !seen {
+			ms.log.Warn("hiding a drive entry whose name cannot be a file name here", "dir", dir, "name", e.Name)
+		}
+	}
+	return out
+}
+
+// droppings are the names file managers create for one machine's use:
+// trash folders (the freedesktop.org trash spec's .Trash and .Trash-$uid,
+// which a drive would publish to every peer, "deleted" files included),
+// folder view settings and thumbnail caches (KDE's .directory, macOS's
+// .DS_Store, AppleDouble "._" files, .Spotlight-V100, .fseventsd,
+// .TemporaryItems, .thumbnails).
+var droppings = []string{".Trash", ".directory", ".DS_Store", ".thumbnails", ".Spotlight-V100", ".fseventsd", ".TemporaryItems"}
+
+// refuseDropping fails the creation of a file manager's dropping with
+// EPERM, unless Options.AllowDroppings: file managers then delete for
+// good instead of moving to a trash folder every peer would receive, and
+// keep their settings to themselves.
+func (ms *mountState) refuseDropping(name string) syscall.Errno {
+	if ms.opts.AllowDroppings {
+		return 0
+	}
+	if strings.HasPrefix(name, ".Trash-") || strings.HasPrefix(name, "._") || slices.Contains(droppings, name) {
+		if _, seen := ms.hidden.LoadOrStore("refused\x00"+name, true); !seen {
+			ms.log.Info("refusing a file manager's per-machine file (it would be published with the drive)", "name", name)
+		}
+		return syscall.EPERM
+	}
 	return 0
 }

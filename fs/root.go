@@ -3,6 +3,7 @@ package fs
 import (
 	"log/slog"
 	"os"
+	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,11 +32,16 @@ type mountState struct {
 	opts       Options
 	log        *slog.Logger
 	uid, gid   uint32 // owner shown for entries that store none
+	mountpoint string // absolute; "" when not mounted (tests of nodes)
 	stagingDir string
 	readOnly   bool
 	attrTTL    time.Duration
 
 	inos inoTable
+
+	// hidden holds the listed names already logged as hidden (dir NUL
+	// name), so each is logged once.
+	hidden sync.Map
 
 	// ownVersion is the backend version after this mount's last change,
 	// so the watcher can skip the events its own writes cause.
@@ -105,7 +111,7 @@ func (ms *mountState) fillAttr(ino uint64, a *Attr, out *fuse.Attr) {
 	if a.Mode&syscall.S_IFMT == syscall.S_IFLNK {
 		// Linux symlinks are always rwxrwxrwx, whatever a drive stored.
 		out.Mode = syscall.S_IFLNK | 0777
-		out.Size = uint64(len(a.Linkname))
+		out.Size = uint64(len(ms.linkTarget("", a.Linkname)))
 	}
 }
 
@@ -113,6 +119,65 @@ func (ms *mountState) setEntryOut(ino uint64, a *Attr, out *fuse.EntryOut) {
 	ms.fillAttr(ino, a, &out.Attr)
 	out.SetEntryTimeout(ms.attrTTL)
 	out.SetAttrTimeout(ms.attrTTL)
+}
+
+// linkTarget is what readlink shows for the symlink at linkPath (a drive
+// path; "" if unknown) whose stored target is target. A drive resolves its
+// links inside itself: an absolute target from its root, a relative one
+// that climbs above the root stopped there. So an absolute target is shown
+// under the mountpoint, as hyperdrive-fuse does, and so is a relative one
+// that would climb out of the mount: links keep working wherever the drive
+// is mounted, and a drive's links never lead into the host's tree. Other
+// relative targets are shown as stored.
+func (ms *mountState) linkTarget(linkPath, target string) string {
+	if ms.mountpoint == "" {
+		return target
+	}
+	if strings.HasPrefix(target, "/") {
+		return path.Join(ms.mountpoint, target)
+	}
+	if linkPath != "" && climbsOut(path.Dir(linkPath), target) {
+		return path.Join(ms.mountpoint, path.Join(path.Dir(linkPath), target))
+	}
+	return target
+}
+
+// climbsOut reports whether relative target, followed from drive
+// directory dir, goes above the drive's root.
+func climbsOut(dir, target string) bool {
+	depth := 0
+	for _, c := range strings.Split(dir, "/") {
+		if c != "" {
+			depth++
+		}
+	}
+	for _, c := range strings.Split(target, "/") {
+		switch c {
+		case "", ".":
+		case "..":
+			if depth--; depth < 0 {
+				return true
+			}
+		default:
+			depth++
+		}
+	}
+	return false
+}
+
+// storedTarget is the inverse of linkTarget for a symlink made through
+// the mount: a target under the mountpoint is stored from the drive's root.
+func (ms *mountState) storedTarget(target string) string {
+	if ms.mountpoint == "" {
+		return target
+	}
+	if target == ms.mountpoint {
+		return "/"
+	}
+	if rest, ok := strings.CutPrefix(target, ms.mountpoint+"/"); ok {
+		return "/" + rest
+	}
+	return target
 }
 
 // fileType is the S_IF* type the kernel sees for a.

@@ -1,8 +1,10 @@
 package fs_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -456,5 +458,135 @@ func TestHugeSizesEFBIG(t *testing.T) {
 				t.Errorf("after growing: %d bytes %v", len(got), err)
 			}
 		})
+	}
+}
+
+// TestAbsoluteSymlinks: a drive's absolute symlink points under the
+// mountpoint, and a link made through the mount to a path under it is
+// stored from the drive's root; relative links are unchanged.
+func TestAbsoluteSymlinks(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			be := b.new(t)
+			if err := be.WriteFile(bg, "/meta.txt", 0644, strings.NewReader("meta"), 4); err != nil {
+				t.Fatal(err)
+			}
+			if err := be.Symlink(bg, "/meta.txt", "/abs"); err != nil {
+				t.Fatal(err)
+			}
+			if err := be.Symlink(bg, "meta.txt", "/rel"); err != nil {
+				t.Fatal(err)
+			}
+			mnt := testMount(t, be, hfs.Options{})
+			if got, err := os.Readlink(mnt + "/abs"); err != nil || got != mnt+"/meta.txt" {
+				t.Errorf("readlink abs: %q %v, want %q", got, err, mnt+"/meta.txt")
+			}
+			if st := lstat(t, mnt+"/abs"); st.Size != int64(len(mnt+"/meta.txt")) {
+				t.Errorf("abs: size %d", st.Size)
+			}
+			if got, err := os.ReadFile(mnt + "/abs"); err != nil || string(got) != "meta" {
+				t.Errorf("read through abs: %q %v", got, err)
+			}
+			if got, err := os.Readlink(mnt + "/rel"); err != nil || got != "meta.txt" {
+				t.Errorf("readlink rel: %q %v", got, err)
+			}
+			// A relative link climbing out of the drive stops at its root,
+			// as the drive resolves it.
+			if err := be.Symlink(bg, "../../../etc", "/d/out"); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.Readlink(mnt + "/d/out"); err != nil || got != mnt+"/etc" {
+				t.Errorf("readlink of a link climbing out: %q %v, want %q", got, err, mnt+"/etc")
+			}
+			if err := os.Symlink(mnt+"/meta.txt", mnt+"/made"); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := be.Readlink(bg, "/made"); err != nil || got != "/meta.txt" {
+				t.Errorf("stored target: %q %v, want /meta.txt", got, err)
+			}
+			if got, err := os.Readlink(mnt + "/made"); err != nil || got != mnt+"/meta.txt" {
+				t.Errorf("readlink made: %q %v", got, err)
+			}
+		})
+	}
+}
+
+// TestDroppingsRefused: file managers' trash folders and per-machine files
+// are not created in a drive (they would be published), unless allowed.
+func TestDroppingsRefused(t *testing.T) {
+	be := newDrive(t)
+	mnt := testMount(t, be, hfs.Options{})
+	if err := os.WriteFile(mnt+"/doc", []byte("x"), 0644); err != nil {
+		t.Fatal(err)
+	}
+	for what, err := range map[string]error{
+		"mkdir .Trash-0":     os.Mkdir(mnt+"/.Trash-0", 0700),
+		"mkdir .Trash":       os.Mkdir(mnt+"/.Trash", 0700),
+		"create .DS_Store":   os.WriteFile(mnt+"/.DS_Store", nil, 0644),
+		"create ._doc":       os.WriteFile(mnt+"/._doc", nil, 0644),
+		"rename .directory":  os.Rename(mnt+"/doc", mnt+"/.directory"),
+		"mkdir .thumbnails":  os.Mkdir(mnt+"/.thumbnails", 0700),
+		"symlink .fseventsd": os.Symlink("x", mnt+"/.fseventsd"),
+	} {
+		if !errors.Is(err, syscall.EPERM) {
+			t.Errorf("%s: %v, want EPERM", what, err)
+		}
+	}
+	if ents, _ := be.Readdir(bg, "/"); len(ents) != 1 {
+		t.Errorf("drive holds %v", ents)
+	}
+	mnt2 := testMount(t, newDrive(t), hfs.Options{AllowDroppings: true})
+	if err := os.Mkdir(mnt2+"/.Trash-0", 0700); err != nil {
+		t.Errorf("with AllowDroppings: %v", err)
+	}
+}
+
+// hostileBackend lists names a hostile drive can hold in its trie but no
+// file system can show.
+type hostileBackend struct{ hfs.Backend }
+
+var hostileNames = []string{"..", ".", "", "a/../b", "n\x00ul", `back\slash`, strings.Repeat("l", 300), "\xff\xfe"}
+
+func (b hostileBackend) Readdir(ctx context.Context, p string) ([]hfs.DirEntry, error) {
+	ents, err := b.Backend.Readdir(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range hostileNames {
+		ents = append(ents, hfs.DirEntry{Name: name, Attr: hfs.Attr{Mode: syscall.S_IFDIR | 0755}})
+	}
+	return ents, nil
+}
+
+// TestHostileNames: names that cannot be one file name are hidden (and
+// logged once), so listings hold only names that open and walks end.
+func TestHostileNames(t *testing.T) {
+	be := newDrive(t)
+	if err := be.WriteFile(bg, "/dir/ok.txt", 0644, strings.NewReader("ok"), 2); err != nil {
+		t.Fatal(err)
+	}
+	log := &testLog{t: t, allow: true}
+	mnt := testMount(t, hostileBackend{be}, hfs.Options{Logger: slog.New(log)})
+	for range 2 {
+		ents, err := os.ReadDir(mnt + "/dir")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ents) != 1 || ents[0].Name() != "ok.txt" {
+			t.Errorf("listing shows %v", ents)
+		}
+	}
+	out := sh(t, "timeout 20 find "+mnt+" | sort")
+	if want := mnt + "\n" + mnt + "/dir\n" + mnt + "/dir/ok.txt\n"; out != want {
+		t.Errorf("find: %q, want %q", out, want)
+	}
+	if w := log.warnings(); len(w) != 2*len(hostileNames) {
+		t.Errorf("%d warnings, want each hidden name of / and /dir once: %q", len(w), w)
+	}
+	if _, err := os.Lstat(mnt + `/dir\ok.txt`); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf(`lookup of "dir\ok.txt" at the root: %v, want ENOENT`, err)
+	}
+	if err := os.WriteFile(mnt+`/a\b`, nil, 0644); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf(`create "a\b": %v, want EINVAL`, err)
 	}
 }
