@@ -66,4 +66,44 @@ func TestInoTable(t *testing.T) {
 	if tb.get("/z/b", syscall.S_IFREG) == ab {
 		t.Error("remove kept numbers below")
 	}
+	// A rename over an existing path replaces its numbers, below too.
+	x := tb.get("/x", syscall.S_IFDIR)
+	xy := tb.get("/x/y", syscall.S_IFREG)
+	tb.get("/w", syscall.S_IFDIR)
+	tb.get("/w/old", syscall.S_IFREG)
+	tb.rename("/x", "/w")
+	if tb.get("/w", syscall.S_IFDIR) != x || tb.get("/w/y", syscall.S_IFREG) != xy {
+		t.Error("rename over a path lost the moved numbers")
+	}
+	if tb.get("/x", syscall.S_IFDIR) == x {
+		t.Error("renamed-from path kept its number")
+	}
+	// A child seen before its parent: the parent gets its own number later.
+	q := tb.get("/p/q", syscall.S_IFREG)
+	if p := tb.get("/p", syscall.S_IFDIR); p == 0 || p == q {
+		t.Errorf("parent numbered %d, child %d", p, q)
+	}
+	if tb.get("/p/q", syscall.S_IFREG) != q {
+		t.Error("numbering the parent changed the child's number")
+	}
+}
+
+// BenchmarkInoTableRenameUnlink renames and unlinks a path in a table
+// that knows 1k to 1M other paths: the cost per operation stays flat.
+func BenchmarkInoTableRenameUnlink(b *testing.B) {
+	for _, known := range []int{1000, 100000, 1000000} {
+		b.Run(fmt.Sprint(known), func(b *testing.B) {
+			var tb inoTable
+			tb.init()
+			for i := range known {
+				tb.get(fmt.Sprintf("/big/f%d", i), syscall.S_IFREG)
+			}
+			for i := 0; b.Loop(); i++ {
+				p := fmt.Sprintf("/small/f%d", i%1000)
+				tb.get(p, syscall.S_IFREG)
+				tb.rename(p, p+".tmp")
+				tb.remove(p + ".tmp")
+			}
+		})
+	}
 }

@@ -190,70 +190,111 @@ func fileType(a *Attr) uint32 {
 
 // inoTable hands out inode numbers by path, so a path keeps its number for
 // the life of the mount even after the kernel forgets the inode; renames
-// carry numbers along.
+// carry numbers along. It is a tree of names, so a lookup, unlink or
+// rename costs the depth of its path, whatever the number of paths known.
 type inoTable struct {
 	mu   sync.Mutex
-	next uint64            // guarded by mu
-	m    map[string]inoRow // guarded by mu
+	next uint64   // guarded by mu
+	root inoEntry // guarded by mu: "/"
 }
 
-type inoRow struct {
-	ino  uint64
+// inoEntry is one path's number and the names known below it.
+type inoEntry struct {
+	ino  uint64 // 0 until the path itself is numbered (a parent seen only through a child)
 	mode uint32 // S_IF* type the number was handed out for
+	kids map[string]*inoEntry
 }
 
 func (t *inoTable) init() {
-	t.m = map[string]inoRow{"/": {1, syscall.S_IFDIR}}
+	t.root = inoEntry{ino: 1, mode: syscall.S_IFDIR}
 	t.next = 2
+}
+
+// walk returns the entry of path; with create, missing entries are added.
+func (t *inoTable) walk(path string, create bool) *inoEntry {
+	e := &t.root
+	for rest := strings.TrimPrefix(path, "/"); rest != ""; {
+		var name string
+		name, rest, _ = strings.Cut(rest, "/")
+		k := e.kids[name]
+		if k == nil {
+			if !create {
+				return nil
+			}
+			if e.kids == nil {
+				e.kids = map[string]*inoEntry{}
+			}
+			k = &inoEntry{}
+			e.kids[name] = k
+		}
+		e = k
+	}
+	return e
+}
+
+// detach removes path's entry, with everything below it, and returns it.
+func (t *inoTable) detach(path string) *inoEntry {
+	dir, name := splitPath(path)
+	if name == "" {
+		return nil // the root stays
+	}
+	parent := t.walk(dir, false)
+	if parent == nil {
+		return nil
+	}
+	e := parent.kids[name]
+	delete(parent.kids, name)
+	return e
 }
 
 // get returns the number of path, a new one if path is new or changed type.
 func (t *inoTable) get(path string, mode uint32) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if r, ok := t.m[path]; ok && r.mode == mode {
-		return r.ino
+	e := t.walk(path, true)
+	if e.ino == 0 || e.mode != mode {
+		e.ino, e.mode = t.next, mode
+		t.next++
 	}
-	ino := t.next
-	t.next++
-	t.m[path] = inoRow{ino, mode}
-	return ino
+	return e.ino
 }
 
 // remove forgets path and everything below it.
 func (t *inoTable) remove(path string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.m, path)
-	prefix := path + "/"
-	for p := range t.m {
-		if strings.HasPrefix(p, prefix) {
-			delete(t.m, p)
-		}
-	}
+	t.detach(path)
 }
 
-// rename moves the numbers of from and everything below it to to.
+// rename moves the numbers of from and everything below it to to,
+// replacing whatever to had.
 func (t *inoTable) rename(from, to string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	toPrefix := to + "/"
-	for p := range t.m {
-		if p == to || strings.HasPrefix(p, toPrefix) {
-			delete(t.m, p)
-		}
+	e := t.detach(from)
+	t.detach(to)
+	if e == nil {
+		return
 	}
-	if r, ok := t.m[from]; ok {
-		delete(t.m, from)
-		t.m[to] = r
+	dir, name := splitPath(to)
+	if name == "" {
+		return
 	}
-	fromPrefix := from + "/"
-	for p, r := range t.m {
-		if strings.HasPrefix(p, fromPrefix) {
-			delete(t.m, p)
-			t.m[to+p[len(from):]] = r
-		}
+	parent := t.walk(dir, true)
+	if parent.kids == nil {
+		parent.kids = map[string]*inoEntry{}
 	}
+	parent.kids[name] = e
+}
+
+// splitPath splits an absolute path into its directory and last name
+// ("/" has none).
+func splitPath(p string) (dir, name string) {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return "/", p[i+1:]
+	}
+	return p[:i], p[i+1:]
 }
 
 // childPath joins a directory path and a name.
