@@ -38,6 +38,7 @@ func init() {
 			readTimeout := fs.Duration("read-timeout", 60*time.Second, "how long a read waits for peers before failing with EIO")
 			openTimeout := fs.Duration("open-timeout", 2*time.Minute, "how long to wait for a remote drive's first blocks")
 			debugFuse := fs.Bool("debug-fuse", false, "log every FUSE request")
+			droppings := fs.Bool("file-manager-files", false, "let file managers create trash folders, .DS_Store, .directory and thumbnails in the drive (they are published to every peer)")
 			return func(args []string) error {
 				var arg, dir string
 				switch len(args) {
@@ -56,9 +57,10 @@ func init() {
 					return err
 				}
 				return mount(std, &sf, &nf, t, dir, hfs.Options{
-					ReadOnly:    *readOnly,
-					ReadTimeout: *readTimeout,
-					Debug:       *debugFuse,
+					ReadOnly:       *readOnly,
+					ReadTimeout:    *readTimeout,
+					Debug:          *debugFuse,
+					AllowDroppings: *droppings,
 				}, *openTimeout)
 			}
 		},
@@ -172,19 +174,7 @@ func mount(std *streams, sf *storeFlags, nf *netFlags, t target, dir string, opt
 	}()
 	select {
 	case <-ctx.Done():
-		fmt.Fprintln(std.stderr, "unmounting", abs)
-		// Retry: a busy mount (a shell inside it) refuses for a moment.
-		for i := 0; ; i++ {
-			err := server.Unmount()
-			if err == nil || i == 10 {
-				if err != nil {
-					return fmt.Errorf("unmounting %s: %w (close what uses it, then hyperfs unmount %s)", abs, err, abs)
-				}
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		<-unmounted
+		unmountOnSignal(std, server, abs, unmounted)
 	case <-unmounted:
 	}
 	return nil
