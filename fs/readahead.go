@@ -30,6 +30,38 @@ type reader struct {
 	window     int64    // current read-ahead window, 0 for random reads; guarded by mu
 	prefetched int64    // end of what was handed to a Prefetcher; guarded by mu
 	chunks     []*chunk // fetched or in flight, by offset; guarded by mu
+	// timedOut is when the last read timed out and on what range; guarded
+	// by mu. See timeoutFor.
+	timedOut           time.Time
+	timedOff, timedEnd int64
+}
+
+// retryWindow and retryGrace: after a read times out, the kernel retries
+// at once with a read of one page of the same range (a failed read-ahead
+// is followed by a synchronous read). Waiting the full timeout again would
+// fail the program's read only after twice Options.ReadTimeout; a read
+// overlapping a timeout this recent gets retryGrace, enough for a block
+// that arrived meanwhile.
+const (
+	retryWindow = time.Second
+	retryGrace  = 100 * time.Millisecond
+)
+
+// timeoutFor is how long a read of [off, end) may wait.
+func (r *reader) timeoutFor(off, end int64) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if time.Since(r.timedOut) < retryWindow && off < r.timedEnd && end > r.timedOff {
+		return min(retryGrace, r.ms.opts.ReadTimeout)
+	}
+	return r.ms.opts.ReadTimeout
+}
+
+// noteTimeout records a read of [off, end) that timed out.
+func (r *reader) noteTimeout(off, end int64) {
+	r.mu.Lock()
+	r.timedOut, r.timedOff, r.timedEnd = time.Now(), off, end
+	r.mu.Unlock()
 }
 
 // chunk is one fetch. data and err are set before done is closed.
@@ -106,7 +138,9 @@ func (r *reader) readDirect(ctx context.Context, cr ContextReaderAt, dest []byte
 	if p, ok := r.f.(Prefetcher); ok {
 		r.prefetch(p, off, off+int64(len(dest)))
 	}
-	rctx, cancel := context.WithTimeout(ctx, r.ms.opts.ReadTimeout)
+	end := off + int64(len(dest))
+	timeout := r.timeoutFor(off, end)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	n, err := cr.ReadAtContext(rctx, dest, off)
 	if err == nil || err == io.EOF {
@@ -116,7 +150,10 @@ func (r *reader) readDirect(ctx context.Context, cr ContextReaderAt, dest []byte
 	case ctx.Err() != nil:
 		return nil, syscall.EINTR
 	case rctx.Err() != nil:
-		r.ms.log.Warn("read timed out", "ino", r.ino, "path", r.path, "offset", off, "size", len(dest), "timeout", r.ms.opts.ReadTimeout)
+		if timeout == r.ms.opts.ReadTimeout {
+			r.ms.log.Warn("read timed out", "ino", r.ino, "path", r.path, "offset", off, "size", len(dest), "timeout", timeout)
+		}
+		r.noteTimeout(off, end)
 		return nil, syscall.EIO
 	}
 	r.logReadError(off, err)
@@ -305,7 +342,8 @@ func (r *reader) wait(ctx context.Context, c *chunk) syscall.Errno {
 		return toErrno(c.err)
 	default:
 	}
-	t := time.NewTimer(r.ms.opts.ReadTimeout)
+	timeout := r.timeoutFor(c.off, c.off+c.n)
+	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
 	case <-c.done:
@@ -313,7 +351,10 @@ func (r *reader) wait(ctx context.Context, c *chunk) syscall.Errno {
 	case <-ctx.Done():
 		return syscall.EINTR
 	case <-t.C:
-		r.ms.log.Warn("read timed out", "ino", r.ino, "path", r.path, "offset", c.off, "size", c.n, "timeout", r.ms.opts.ReadTimeout)
+		if timeout == r.ms.opts.ReadTimeout {
+			r.ms.log.Warn("read timed out", "ino", r.ino, "path", r.path, "offset", c.off, "size", c.n, "timeout", timeout)
+		}
+		r.noteTimeout(c.off, c.off+c.n)
 		r.forget(c)
 		return syscall.EIO
 	}

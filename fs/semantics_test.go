@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	hfs "github.com/hyperfs/hyperfs/fs"
+	"github.com/hyperfs/hyperfs/fs/memback"
 )
 
 // Regression tests of POSIX semantics on real mounts, for every backend.
@@ -588,5 +589,35 @@ func TestHostileNames(t *testing.T) {
 	}
 	if err := os.WriteFile(mnt+`/a\b`, nil, 0644); !errors.Is(err, syscall.EINVAL) {
 		t.Errorf(`create "a\b": %v, want EINVAL`, err)
+	}
+}
+
+// TestReadTimeoutOnce: a read of data no peer sends fails with EIO after
+// Options.ReadTimeout, not twice that (the kernel retries a failed
+// read-ahead with a read of one page).
+func TestReadTimeoutOnce(t *testing.T) {
+	for _, direct := range []bool{true, false} {
+		t.Run(fmt.Sprintf("context=%v", direct), func(t *testing.T) {
+			stall := &stallFile{size: 1 << 20, release: make(chan struct{})}
+			defer close(stall.release)
+			b := memback.New()
+			b.WriteFile(bg, "/f", 0644, strings.NewReader(strings.Repeat("x", 1<<20)), 1<<20)
+			var be hfs.Backend = stallBackend{b, stall}
+			if direct {
+				be = ctxBackend{b, &ctxFile{stallFile: stallFile{size: 1 << 20, release: make(chan struct{})}}}
+			}
+			const timeout = time.Second
+			log := &testLog{t: t, allow: true}
+			mnt := testMount(t, be, hfs.Options{ReadTimeout: timeout, Logger: slog.New(log)})
+			start := time.Now()
+			_, err := os.ReadFile(mnt + "/f")
+			took := time.Since(start)
+			if !errors.Is(err, syscall.EIO) {
+				t.Errorf("read: %v, want EIO", err)
+			}
+			if took < timeout || took > timeout+timeout/2 {
+				t.Errorf("EIO after %v, want %v", took, timeout)
+			}
+		})
 	}
 }
