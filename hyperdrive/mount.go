@@ -3,11 +3,11 @@ package hyperdrive
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hyperfs/hyperfs/hypertrie"
-	"github.com/hyperfs/hyperfs/mounts"
 )
 
 // MountOptions configure Mount.
@@ -79,32 +79,56 @@ type MountPoint struct {
 }
 
 // Mounts lists the drives mounted at or below p (recursively through the
-// mounted drives; a mount cycle is reported, not followed).
+// mounted drives; a mount cycle is reported, not followed), by path. It
+// reads each trie's mount records (the hidden mounts/ keys), so it costs
+// the number of mounts, not of files.
 func (d *Drive) Mounts(ctx context.Context, p string) ([]MountPoint, error) {
 	cp, err := cleanPath(p)
 	if err != nil {
 		return nil, pathErr("mounts", p, err)
 	}
+	below := trieKey(cp)
 	var out []MountPoint
-	it := d.ns.Iterate(trieKey(cp), mounts.IterateOptions{Recursive: true})
-	for {
-		e, err := it.Next(ctx)
-		if err != nil {
-			return out, pathErr("mounts", cp, translate(err))
-		}
-		if e == nil {
-			return out, nil
-		}
-		if !hypertrie.IsMount(e.Node) {
-			continue
-		}
-		rec, err := e.Trie.MountAt(ctx, e.Location.Key)
-		if errors.Is(err, hypertrie.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return out, pathErr("mounts", cp, translate(err))
-		}
-		out = append(out, MountPoint{Path: fromKey(e.Node.Key), Key: rec.Key, Version: rec.Version})
+	type level struct {
+		at   string // namespace key where trie is mounted, "" for the root
+		trie *hypertrie.Trie
 	}
+	todo := []level{{"", d.trie}}
+	for len(todo) > 0 {
+		l := todo[0]
+		todo = todo[1:]
+		recs, err := l.trie.Mounts(ctx)
+		if err != nil {
+			return out, pathErr("mounts", cp, translate(err))
+		}
+		for _, rec := range recs {
+			at := strings.Trim(rec.LocalPath, "/")
+			if l.at != "" {
+				at = l.at + "/" + at
+			}
+			inside, above := keyWithin(at, below), keyWithin(below, at)
+			if !inside && !above {
+				continue
+			}
+			e, err := d.ns.Enter(ctx, at)
+			if err != nil {
+				return out, pathErr("mounts", cp, translate(err))
+			}
+			if e.Mountpoint != at || e.Key != "" {
+				continue // a record whose mountpoint was replaced
+			}
+			if inside {
+				out = append(out, MountPoint{Path: fromKey(at), Key: rec.Key, Version: rec.Version})
+			}
+			todo = append(todo, level{at, e.Trie})
+		}
+	}
+	slices.SortFunc(out, func(a, b MountPoint) int { return strings.Compare(a.Path, b.Path) })
+	return out, nil
+}
+
+// keyWithin reports whether namespace key k is dir or below it ("" is the
+// root, above everything).
+func keyWithin(k, dir string) bool {
+	return dir == "" || k == dir || strings.HasPrefix(k, dir+"/")
 }
