@@ -66,7 +66,10 @@ func main() {
 	cacheMiB := flag.Int64("cache", 256, "cache budget of the drive in MiB")
 	peer := flag.String("peer", "", "address of the serving child, for -child cold-read and raw-replication")
 	key := flag.String("key", "", "drive key, for -child cold-read and raw-replication")
+	huge := flag.Bool("huge", false, "also run the huge-folder rows: ls -f of folders of 10k, 50k and 100k files, ls -l of the largest, mount time")
+	hugeFiles := flag.Int("huge-files", 0, "files in the largest huge folder (default 100k × scale), e.g. 1000000")
 	flag.Parse()
+	hugeN = hugeFolders(*scale, *hugeFiles)
 	sz := sizes(*scale)
 	if *child == "serve" {
 		if err := serve(*dir, *cacheMiB<<20); err != nil {
@@ -98,7 +101,7 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(res)
 		return
 	}
-	if err := drive(sz, *cacheMiB); err != nil {
+	if err := drive(sz, *cacheMiB, *huge, *hugeFiles); err != nil {
 		fmt.Fprintln(os.Stderr, "fusebench:", err)
 		os.Exit(1)
 	}
@@ -118,8 +121,11 @@ func sizes(scale float64) sizeSet {
 	}
 }
 
+// hugeN are the huge folders' sizes.
+var hugeN []int
+
 // drive runs every case on every backend and prints the table.
-func drive(sz sizeSet, cacheMiB int64) error {
+func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -132,14 +138,18 @@ func drive(sz sizeSet, cacheMiB int64) error {
 	run := func(step, backend string) (result, error) {
 		r, err := spawn(self, "-child", step, "-backend", backend, "-dir", tmp,
 			"-scale", strconv.FormatFloat(float64(sz.file)/(256<<20), 'g', -1, 64),
-			"-cache", strconv.FormatInt(cacheMiB, 10))
+			"-cache", strconv.FormatInt(cacheMiB, 10), "-huge-files", strconv.Itoa(hugeFiles))
 		if err != nil {
 			return r, fmt.Errorf("%s on %s: %w", step, backend, err)
 		}
 		fmt.Fprintf(os.Stderr, "done: %s on %s\n", step, backend)
 		return r, nil
 	}
-	for _, s := range []string{"setup-read", "setup-tree", "setup-tar"} {
+	setups := []string{"setup-read", "setup-tree", "setup-tar"}
+	if huge {
+		setups = append(setups, "setup-huge")
+	}
+	for _, s := range setups {
 		if _, err := run(s, "hyperdrive"); err != nil {
 			return err
 		}
@@ -168,12 +178,27 @@ func drive(sz sizeSet, cacheMiB int64) error {
 		{fmt.Sprintf("ls -lR, %d files", sz.tree), "ls", perSec(sz.tree), "files/s"},
 		{fmt.Sprintf("untar %d files", sz.small), "untar", perSec(sz.small), "files/s"},
 	}
+	if huge {
+		for _, n := range hugeN {
+			rows = append(rows, row{fmt.Sprintf("ls -f, folder of %d", n), "ls-f:" + strconv.Itoa(n), perSec(n), "files/s"})
+		}
+		last := hugeN[len(hugeN)-1]
+		rows = append(rows, row{fmt.Sprintf("ls -l, folder of %d", last), "ls-l:" + strconv.Itoa(last), perSec(last), "files/s"})
+		total := 0
+		for _, n := range hugeN {
+			total += n
+		}
+		rows = append(rows, row{fmt.Sprintf("mount, drive of %d files", total), "mount-huge", perSec(1), "mounts/s"})
+	}
 	backends := []string{"loopback", "hyperdrive", "memback", "jsfuse"}
 	jsNotRun := "" // why jsfuse cannot mount, once a case found it
 	for _, rw := range rows {
 		res := map[string]result{}
 		notRun := map[string]string{}
 		for _, b := range backends {
+			if b == "memback" && isHugeStep(rw.step) {
+				continue // holds nothing of the huge drive
+			}
 			if b == "jsfuse" && jsNotRun != "" {
 				notRun[b] = jsNotRun
 				continue
@@ -194,6 +219,9 @@ func drive(sz sizeSet, cacheMiB int64) error {
 			res[b] = r
 		}
 		for _, b := range backends {
+			if _, ok := res[b]; !ok && notRun[b] == "" {
+				continue
+			}
 			if why, ok := notRun[b]; ok {
 				// The reason is a trailing cell, which widens no column.
 				fmt.Fprintf(tw, "%s\t%s\t-\t\t\t\t  not run: %s\n", rw.name, b, why)
@@ -315,6 +343,8 @@ func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (res resu
 			tw.Write(body)
 		}
 		return result{}, tw.Close()
+	case "setup-huge":
+		return result{}, setupHuge(dir, hugeN, cacheBytes)
 	}
 
 	// Measured steps: mount the backend, run, unmount.
@@ -334,10 +364,21 @@ func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (res resu
 			return result{}, err
 		}
 		store = local + "-store"
+	default:
+		if isHugeStep(step) {
+			local, store = dir+"/huge-local", dir+"/huge-store"
+		}
 	}
+	mountStart := time.Now()
 	unmount, err := mount(backend, mnt, local, store, step, sz, cacheBytes)
 	if err != nil {
 		return result{}, err
+	}
+	if step == "mount-huge" {
+		if _, err := os.Stat(mnt + "/" + hugeDir(hugeN[0])); err != nil {
+			return result{}, err
+		}
+		res.Seconds = time.Since(mountStart).Seconds()
 	}
 	defer func() {
 		rss, uerr := unmount()
@@ -368,9 +409,17 @@ func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (res resu
 		err = shell("ls -lR " + mnt + " >/dev/null")
 	case "untar":
 		err = shell("tar -xf " + dir + "/small.tar -C " + mnt)
+	case "mount-huge":
+		return res, nil
+	default:
+		err = hugeStep(step, mnt)
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, err
+}
+
+func isHugeStep(step string) bool {
+	return step == "mount-huge" || strings.HasPrefix(step, "ls-f:") || strings.HasPrefix(step, "ls-l:")
 }
 
 func shell(script string) error {
