@@ -36,7 +36,9 @@ func attrOf(st *hyperdrive.Stat) *Attr {
 		Mtime:    st.Mtime,
 		Ctime:    st.Ctime,
 		Linkname: st.Linkname,
-		Mount:    st.Mount != nil,
+		// A core mounted as a file (Mount.Hypercore) is a regular file
+		// whose bytes are the core's blocks; only drives are directories.
+		Mount: st.Mount != nil && !st.Mount.Hypercore,
 	}
 	for _, m := range st.Metadata {
 		if m.Value == nil {

@@ -16,8 +16,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hyperfs/hyperfs/corestore"
 	hfs "github.com/hyperfs/hyperfs/fs"
 	"github.com/hyperfs/hyperfs/fs/memback"
+	"github.com/hyperfs/hyperfs/hypercore"
+	"github.com/hyperfs/hyperfs/hyperdrive"
 )
 
 // Regression tests of POSIX semantics on real mounts, for every backend.
@@ -619,5 +622,89 @@ func TestReadTimeoutOnce(t *testing.T) {
 				t.Errorf("EIO after %v, want %v", took, timeout)
 			}
 		})
+	}
+}
+
+// TestMountedCoreIsAFile: a hypercore mounted in a drive as a file
+// (drive.mount(path, key, {hypercore: true})) is a regular file whose
+// bytes are the core's blocks at its current length, learned from peers
+// (the Update hook) before the length is read.
+func TestMountedCoreIsAFile(t *testing.T) {
+	dir := t.TempDir()
+	store, err := corestore.Open(dir, corestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	core, err := store.Get(bg, corestore.GetOptions{Name: "a core"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer core.Close()
+	if _, err := core.Feed.Append([]byte("block one\n"), []byte("block two\n")); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	updated := map[string]int{}
+	d, err := hyperdrive.Open(bg, store, hyperdrive.Options{Update: func(ctx context.Context, f *hypercore.Feed) error {
+		mu.Lock()
+		updated[string(f.Key())]++
+		mu.Unlock()
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// The Stat JS hyperdrive's mount(…, {hypercore: true}) writes: a file
+	// carrying the core's key and its length at mount time.
+	st := &hyperdrive.Stat{Mode: hyperdrive.ModeRegular | 0o644, Size: 10, Blocks: 1,
+		Mount: &hyperdrive.MountInfo{Key: core.Feed.Key(), Hypercore: true}}
+	if _, err := d.Trie().Put(bg, "core", hyperdrive.EncodeStat(st)); err != nil {
+		t.Fatal(err)
+	}
+	mnt := testMount(t, hfs.NewDrive(d, dir), hfs.Options{})
+	if _, err := core.Feed.Append([]byte("block three\n")); err != nil {
+		t.Fatal(err)
+	}
+	const want = "block one\nblock two\nblock three\n"
+	ents, err := os.ReadDir(mnt)
+	if err != nil || len(ents) != 1 || !ents[0].Type().IsRegular() {
+		t.Fatalf("listing: %v %v", ents, err)
+	}
+	if st := lstat(t, mnt+"/core"); st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Size != int64(len(want)) {
+		t.Errorf("stat: mode %o size %d, want a regular file of %d bytes", st.Mode, st.Size, len(want))
+	}
+	if got, err := os.ReadFile(mnt + "/core"); err != nil || string(got) != want {
+		t.Errorf("cat: %q %v, want %q", got, err, want)
+	}
+
+	// A core someone else writes is updated from peers before its length
+	// is read.
+	dir2 := t.TempDir()
+	store2, err := corestore.Open(dir2, corestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store2.Close()
+	d2, err := hyperdrive.Open(bg, store2, hyperdrive.Options{Update: func(ctx context.Context, f *hypercore.Feed) error {
+		mu.Lock()
+		updated[string(f.Key())]++
+		mu.Unlock()
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	if _, err := d2.Trie().Put(bg, "core", hyperdrive.EncodeStat(st)); err != nil {
+		t.Fatal(err)
+	}
+	mnt2 := testMount(t, hfs.NewDrive(d2, dir2), hfs.Options{})
+	lstat(t, mnt2+"/core")
+	mu.Lock()
+	defer mu.Unlock()
+	if updated[string(core.Feed.Key())] != 1 {
+		t.Errorf("the mounted core was updated %d times before its length was read, want once", updated[string(core.Feed.Key())])
 	}
 }

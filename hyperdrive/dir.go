@@ -69,6 +69,7 @@ func (d *Drive) readdir(ctx context.Context, p string) ([]DirEntry, error) {
 			if st, err = decodeEntry(e); err != nil {
 				return nil, err
 			}
+			st = d.withCore(ctx, st)
 		} else if name == "" || name == "." || name == ".." {
 			// Not a path component (a hostile trie key such as
 			// "a/../b"): nothing to look up by path.

@@ -92,6 +92,7 @@ type tree struct {
 	contents map[string]*content        // guarded by mu: by hex metadata key
 	opened   []*corestore.Core          // guarded by mu: handles to close on Close
 	tries    map[string]*hypertrie.Trie // guarded by mu: by hex metadata key
+	cores    map[string]*hypercore.Feed // guarded by mu: cores mounted as files, by key
 	closed   bool                       // guarded by mu
 }
 

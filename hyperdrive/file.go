@@ -112,16 +112,52 @@ func checkRange(st *Stat, feed *hypercore.Feed) error {
 	return nil
 }
 
-// openCore opens a core mounted as a file.
+// openCore opens a core mounted as a file, once per drive: like the
+// drive's own feeds, a core someone else writes is updated from peers
+// (the Update hook) when first opened, so a fresh reader learns its
+// length instead of reading what happens to be local.
 func (d *Drive) openCore(ctx context.Context, key []byte) (*hypercore.Feed, error) {
+	id := string(key)
+	d.mu.Lock()
+	f, ok := d.cores[id]
+	d.mu.Unlock()
+	if ok {
+		return f, nil
+	}
 	c, err := d.store.Get(ctx, corestore.GetOptions{Key: key, Sparse: d.sparse})
 	if err != nil {
 		return nil, fmt.Errorf("opening mounted core %x: %w", key, err)
 	}
+	if err := d.refresh(ctx, c.Feed); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("updating mounted core %x: %w", key, err)
+	}
 	d.mu.Lock()
-	d.opened = append(d.opened, c)
-	d.mu.Unlock()
+	defer d.mu.Unlock()
+	d.opened = append(d.opened, c) // released on Close, even if opened meanwhile
+	if f, ok := d.cores[id]; ok {
+		return f, nil
+	}
+	if d.cores == nil {
+		d.cores = map[string]*hypercore.Feed{}
+	}
+	d.cores[id] = c.Feed
 	return c.Feed, nil
+}
+
+// withCore gives the Stat of a core mounted as a file the core's current
+// length (the Stat holds its length when it was mounted). A core that
+// cannot be opened keeps the stored length.
+func (d *Drive) withCore(ctx context.Context, st *Stat) *Stat {
+	if st == nil || st.Mount == nil || !st.Mount.Hypercore {
+		return st
+	}
+	feed, err := d.openCore(ctx, st.Mount.Key)
+	if err != nil {
+		return st
+	}
+	st.Offset, st.ByteOffset, st.Blocks, st.Size = 0, 0, feed.Length(), feed.ByteLength()
+	return st
 }
 
 // Stat returns the file's Stat.

@@ -50,6 +50,7 @@ func (d *Drive) get(ctx context.Context, p string) (*found, error) {
 	if f.stat, err = decodeEntry(e); err != nil {
 		return nil, err
 	}
+	f.stat = d.withCore(ctx, f.stat)
 	return f, nil
 }
 
