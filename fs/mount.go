@@ -44,6 +44,12 @@ type Options struct {
 	// default their creation fails with EPERM, so file managers delete
 	// for good instead of publishing the trash.
 	AllowDroppings bool
+	// Umask, if set, clears these permission bits from every entry's mode
+	// as shown (not as stored), as sshfs and rclone's umask= option do.
+	Umask *uint32
+	// KernelOptions are passed to the kernel mount as they are (for
+	// example nosuid, nodev, noexec, noatime).
+	KernelOptions []string
 	// FsName is the source shown by mount(8) and df(1). Default "hyperfs".
 	FsName string
 	// Debug logs every FUSE request.
@@ -96,7 +102,7 @@ func Mount(dir string, b Backend, opts Options) (*fuse.Server, error) {
 		MaxReadAhead:         ioSize,
 		MaxBackground:        64,
 		IgnoreSecurityLabels: true,
-		Options:              []string{"default_permissions"},
+		Options:              append([]string{"default_permissions"}, ms.opts.KernelOptions...),
 	}
 	if ms.readOnly {
 		mo.Options = append(mo.Options, "ro")

@@ -108,6 +108,9 @@ func (ms *mountState) fillAttr(ino uint64, a *Attr, out *fuse.Attr) {
 		out.Owner.Uid, out.Owner.Gid = ms.uid, ms.gid
 	}
 	out.SetTimes(&a.Mtime, &a.Mtime, &a.Ctime)
+	if ms.opts.Umask != nil {
+		out.Mode &^= *ms.opts.Umask & 0o7777
+	}
 	if a.Mode&syscall.S_IFMT == syscall.S_IFLNK {
 		// Linux symlinks are always rwxrwxrwx, whatever a drive stored.
 		out.Mode = syscall.S_IFLNK | 0777

@@ -4,229 +4,332 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"flag"
+	"encoding/json"
 	"fmt"
 	"io"
 	iofs "io/fs"
-	"strings"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
 	"time"
 
-	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
+	"github.com/hyperfs/hyperfs/app"
 	"github.com/hyperfs/hyperfs/hyperdrive"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
-// driveCmd is the shape of every command that works on one drive: open the
-// storage, connect to peers if the drive may be remote, open the drive, run.
-type driveCmd struct {
-	sf          storeFlags
-	nf          netFlags
-	openTimeout time.Duration
+// driveFlags are the flags of every command that works on one drive.
+type driveFlags struct {
+	net      netFlags
+	timeout  time.Duration
+	stall    time.Duration
+	checkout uint64
 }
 
-func (c *driveCmd) register(fs *flag.FlagSet) {
-	c.sf.register(fs)
-	c.nf.register(fs)
-	fs.DurationVar(&c.openTimeout, "timeout", time.Minute, "how long to wait for peers to send a remote drive")
+func (df *driveFlags) register(fs *pflag.FlagSet, versions bool) {
+	df.net.register(fs)
+	fs.DurationVar(&df.timeout, "timeout", time.Minute, "how long to wait for peers to send a remote drive")
+	fs.DurationVar(&df.stall, "stall-timeout", time.Minute, "give up when no data has come from peers for this long (0: never)")
+	if versions {
+		fs.Uint64Var(&df.checkout, "checkout", 0, "work on this `version` of the drive (read-only), as KEY+VERSION does")
+	}
 }
 
-// with opens the drive arg names and runs fn on it.
-func (c *driveCmd) with(std *streams, arg string, fn func(ctx context.Context, d *hyperdrive.Drive, n *network) error) error {
-	t, err := parseTarget(arg)
+func (df *driveFlags) validate() error {
+	if df.timeout <= 0 {
+		return usagef("--timeout %s: must be positive", df.timeout)
+	}
+	if df.stall < 0 {
+		return usagef("--stall-timeout %s: must not be negative", df.stall)
+	}
+	return df.net.o.Validate()
+}
+
+// options are the app options of a command on a drive.
+func (c *cli) options(df *driveFlags) app.Options {
+	o := app.Options{Storage: c.storage, CacheMiB: c.cacheMiB}
+	if df != nil {
+		o.Net = df.net.o
+		o.OpenTimeout = df.timeout
+	}
+	return o
+}
+
+// target parses a drive argument, with --checkout.
+func (df *driveFlags) target(arg string) (app.Target, error) {
+	t, err := app.ParseTarget(arg)
+	if err != nil {
+		return t, err
+	}
+	if df.checkout != 0 {
+		if t.Version != 0 && t.Version != df.checkout {
+			return t, usagef("%s names version %d but --checkout says %d", arg, t.Version, df.checkout)
+		}
+		t.Version = df.checkout
+	}
+	return t, nil
+}
+
+// signalContext is ended by ^C or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// withDrive opens the drive arg names and runs fn on it, with a stall
+// watchdog on its context; fn calls touch when it makes progress of its own.
+func (c *cli) withDrive(df *driveFlags, arg string, fn func(ctx context.Context, s *app.Session, d *hyperdrive.Drive, t app.Target, touch func()) error) error {
+	if err := df.validate(); err != nil {
+		return err
+	}
+	t, err := df.target(arg)
 	if err != nil {
 		return err
 	}
-	s, err := c.sf.open(t.dir)
+	s, err := app.Open(c.options(df), t.Dir)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var n *network
-	if t.key != nil {
-		if n, err = c.nf.start(ctx, s); err != nil {
-			return err
-		}
-		defer n.Close()
-	}
-	opened := make(chan struct{})
-	if n != nil {
-		n.joinUntil(opened, hcrypto.DiscoveryKey(t.key))
-	}
-	openCtx, stop := context.WithTimeout(ctx, c.openTimeout)
-	d, err := openDrive(openCtx, s, t, n)
-	stop()
-	close(opened)
+	ctx, stop := signalContext()
+	defer stop()
+	d, err := s.OpenDrive(ctx, t, false)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return fn(ctx, d, n)
+	sctx, touch, cancel := s.WatchStall(ctx, d, df.stall)
+	defer cancel()
+	return app.Stalled(sctx, fn(sctx, s, d, t, touch))
 }
 
-func init() {
-	register(&command{
-		name:    "create",
-		usage:   "[storage-dir]",
-		summary: "create a new writable drive and print its key (in storage-dir, or a new drive in --storage)",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var sf storeFlags
-			sf.register(fs)
-			return func(args []string) error {
-				if len(args) > 1 {
-					return usageError{"create takes at most one storage folder"}
-				}
-				dir := ""
-				if len(args) == 1 {
-					dir = args[0]
-					if isStorageDir(dir) {
-						return fmt.Errorf("%s already holds a drive: mount it with hyperfs mount %s <mountpoint>", dir, dir)
-					}
-				}
-				s, err := sf.open(dir)
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				store := s.store
-				if dir == "" {
-					// Each new drive in the shared storage gets its own
-					// namespace, so its keys derive from a name of its own.
-					var name [16]byte
-					rand.Read(name[:])
-					store = store.Namespace("drive-" + hex.EncodeToString(name[:]))
-				}
-				d, err := hyperdrive.Open(context.Background(), store, hyperdrive.Options{})
-				if err != nil {
-					return err
-				}
-				defer d.Close()
-				fmt.Fprintln(std.stdout, hex.EncodeToString(d.Key()))
-				return nil
+// printJSON writes v as indented JSON.
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.std.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (c *cli) createCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create [storage-dir]",
+		Short: "create a new writable drive and print its key",
+		Long:  "create makes a new writable drive and prints its key: in storage-dir (a new storage folder), or as a new drive of --storage.",
+		Args:  argsBetween(0, 1),
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		dir := ""
+		if len(args) == 1 {
+			dir = args[0]
+			if app.IsStorageDir(dir) {
+				return fmt.Errorf("%s already holds a drive: mount it with hyperfs mount %s <mountpoint>", dir, dir)
 			}
-		},
-	})
-	register(&command{
-		name:    "info",
-		usage:   "[<key|storage-dir>]",
-		summary: "print a drive's keys, version, sizes and peers",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var c driveCmd
-			c.register(fs)
-			return func(args []string) error {
-				return c.with(std, optionalArg(args), func(ctx context.Context, d *hyperdrive.Drive, n *network) error {
-					dk := d.DiscoveryKey()
-					d.Content(ctx) // opened, so Usage counts it; an empty drive may have none yet
-					u := d.Usage()
-					peers := 0
-					if n != nil {
-						peers = n.peers.Peers()
-					}
-					fmt.Fprintf(std.stdout, "key:            %s\ndiscovery key:  %s\nwritable:       %v\nversion:        %d\ncontent:        %s in %d blocks\nmetadata:       %d blocks\npeers:          %d\n",
-						hex.EncodeToString(d.Key()), hex.EncodeToString(dk[:]), d.Writable(), d.Version(),
-						humanBytes(u.ContentBytes), u.ContentBlocks, u.MetadataBlocks, peers)
-					return nil
-				})
+		}
+		s, err := app.Open(c.options(nil), dir)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		store := s.Store
+		if dir == "" {
+			// Each new drive in the shared storage gets its own
+			// namespace, so its keys derive from a name of its own.
+			var name [16]byte
+			rand.Read(name[:])
+			store = store.Namespace("drive-" + hex.EncodeToString(name[:]))
+		}
+		d, err := hyperdrive.Open(context.Background(), store, hyperdrive.Options{})
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		fmt.Fprintln(c.std.stdout, hex.EncodeToString(d.Key()))
+		return nil
+	}
+	return cmd
+}
+
+// driveInfo is what info prints (and --json encodes).
+type driveInfo struct {
+	Key            string `json:"key"`
+	DiscoveryKey   string `json:"discoveryKey"`
+	Writable       bool   `json:"writable"`
+	Version        uint64 `json:"version"`
+	ContentBytes   uint64 `json:"contentBytes"`
+	ContentBlocks  uint64 `json:"contentBlocks"`
+	MetadataBlocks uint64 `json:"metadataBlocks"`
+	Peers          int    `json:"peers"`
+}
+
+func (c *cli) infoCmd() *cobra.Command {
+	var df driveFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "info [<key|link|storage-dir>]",
+		Short: "print a drive's keys, version, sizes and peers",
+		Args:  argsBetween(0, 1),
+	}
+	df.register(cmd.Flags(), true)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return c.withDrive(&df, optionalArg(args), func(ctx context.Context, s *app.Session, d *hyperdrive.Drive, _ app.Target, _ func()) error {
+			dk := d.DiscoveryKey()
+			d.Content(ctx) // opened, so Usage counts it; an empty drive may have none yet
+			u := d.Usage()
+			_, _, peers := s.Transferred(ctx, d)
+			in := driveInfo{hex.EncodeToString(d.Key()), hex.EncodeToString(dk[:]), d.Writable(), d.Version(), u.ContentBytes, u.ContentBlocks, u.MetadataBlocks, peers}
+			if asJSON {
+				return c.printJSON(in)
 			}
-		},
-	})
-	register(&command{
-		name:    "ls",
-		usage:   "[<key|storage-dir>] [path]",
-		summary: "list a folder of a drive",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var c driveCmd
-			c.register(fs)
-			long := fs.Bool("l", false, "long listing: mode, size, time")
-			return func(args []string) error {
-				arg, p := "", "/"
-				switch len(args) {
-				case 0:
-				case 1:
-					if strings.HasPrefix(args[0], "/") && !isStorageDir(args[0]) {
-						p = args[0]
-					} else {
-						arg = args[0]
-					}
-				case 2:
-					arg, p = args[0], args[1]
-				default:
-					return usageError{"ls takes [<key|storage-dir>] [path]"}
-				}
-				return c.with(std, arg, func(ctx context.Context, d *hyperdrive.Drive, _ *network) error {
-					entries, err := d.Readdir(ctx, p)
-					if err != nil {
-						return err
-					}
-					for _, e := range entries {
-						name := e.Name
-						if e.Stat != nil && e.Stat.IsDir() {
-							name += "/"
-						}
-						if *long && e.Stat != nil {
-							fmt.Fprintf(std.stdout, "%s %10d %s %s\n", iofs.FileMode(e.Stat.Mode&0o777)|typeBits(e.Stat), e.Stat.Size, e.Stat.Mtime.Format(time.DateTime), name)
-						} else {
-							fmt.Fprintln(std.stdout, name)
-						}
-					}
-					return nil
-				})
+			fmt.Fprintf(c.std.stdout, "key:            %s\ndiscovery key:  %s\nwritable:       %v\nversion:        %d\ncontent:        %s in %d blocks\nmetadata:       %d blocks\npeers:          %d\n",
+				in.Key, in.DiscoveryKey, in.Writable, in.Version, app.HumanBytes(in.ContentBytes), in.ContentBlocks, in.MetadataBlocks, in.Peers)
+			return nil
+		})
+	}
+	return cmd
+}
+
+// lsEntry is one line of ls (and an element of ls --json).
+type lsEntry struct {
+	Name     string    `json:"name"`
+	Type     string    `json:"type"` // file, dir, symlink
+	Mode     uint32    `json:"mode"`
+	Size     uint64    `json:"size"`
+	Mtime    time.Time `json:"mtime"`
+	Linkname string    `json:"linkname,omitempty"`
+	Mount    string    `json:"mount,omitempty"` // key of a drive mounted here
+}
+
+// driveAndPath splits the [<drive>] [path] arguments of ls and cat: one
+// argument is a drive if it can only be one (a key, a link, a storage
+// folder), else a path in the default drive. A hyper:// link may carry the
+// path itself.
+func driveAndPath(args []string) (arg, p string) {
+	switch len(args) {
+	case 1:
+		if app.LooksLikeDrive(args[0]) {
+			return args[0], ""
+		}
+		return "", args[0]
+	case 2:
+		return args[0], args[1]
+	}
+	return "", ""
+}
+
+func (c *cli) lsCmd() *cobra.Command {
+	var df driveFlags
+	var long, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ls [<key|link|storage-dir>] [path]",
+		Short: "list a folder of a drive",
+		Args:  argsBetween(0, 2),
+	}
+	df.register(cmd.Flags(), true)
+	cmd.Flags().BoolVarP(&long, "long", "l", false, "long listing: mode, size, time")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		arg, p := driveAndPath(args)
+		return c.withDrive(&df, arg, func(ctx context.Context, _ *app.Session, d *hyperdrive.Drive, t app.Target, _ func()) error {
+			if p == "" {
+				p = t.Path
 			}
-		},
-	})
-	register(&command{
-		name:    "cat",
-		usage:   "[<key|storage-dir>] <path>",
-		summary: "write a file of a drive to standard output",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var c driveCmd
-			c.register(fs)
-			return func(args []string) error {
-				arg, p := "", ""
-				switch len(args) {
-				case 1:
-					p = args[0]
-				case 2:
-					arg, p = args[0], args[1]
-				default:
-					return usageError{"cat takes [<key|storage-dir>] <path>"}
-				}
-				return c.with(std, arg, func(ctx context.Context, d *hyperdrive.Drive, _ *network) error {
-					f, err := d.OpenFile(ctx, p)
-					if err != nil {
-						return err
+			if p == "" {
+				p = "/"
+			}
+			entries, err := d.Readdir(ctx, p)
+			if err != nil {
+				return err
+			}
+			out := make([]lsEntry, 0, len(entries))
+			for _, e := range entries {
+				le := lsEntry{Name: e.Name, Type: "file"}
+				if st := e.Stat; st != nil {
+					le.Mode, le.Size, le.Mtime, le.Linkname = st.Mode&0o7777, st.Size, st.Mtime, st.Linkname
+					switch {
+					case st.IsDir():
+						le.Type, le.Size = "dir", 0
+					case st.IsSymlink():
+						le.Type = "symlink"
 					}
-					defer f.Close()
-					_, err = io.Copy(std.stdout, f)
-					return err
-				})
-			}
-		},
-	})
-	register(&command{
-		name:    "download",
-		usage:   "<key|storage-dir> [path]",
-		summary: "fetch a whole drive (or a folder or file of it) from peers, showing progress",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var c driveCmd
-			c.register(fs)
-			return func(args []string) error {
-				if len(args) < 1 || len(args) > 2 {
-					return usageError{"download takes <key|storage-dir> [path]"}
+					if st.Mount != nil {
+						le.Mount = hex.EncodeToString(st.Mount.Key)
+					}
 				}
-				p := "/"
-				if len(args) == 2 {
-					p = args[1]
-				}
-				return c.with(std, args[0], func(ctx context.Context, d *hyperdrive.Drive, _ *network) error {
-					bar := newProgress(std.stderr, "downloading "+p)
-					err := d.Download(ctx, p, bar.update)
-					bar.done(err)
-					return err
-				})
+				out = append(out, le)
 			}
-		},
-	})
+			if asJSON {
+				return c.printJSON(out)
+			}
+			for _, le := range out {
+				name := fmt.Sprintf("%q", le.Name)
+				name = name[1 : len(name)-1] // escaped: a drive's names may hold anything
+				if le.Type == "dir" {
+					name += "/"
+				}
+				if long {
+					typ := iofs.FileMode(0)
+					switch le.Type {
+					case "dir":
+						typ = iofs.ModeDir
+					case "symlink":
+						typ = iofs.ModeSymlink
+						name += " -> " + le.Linkname
+					}
+					fmt.Fprintf(c.std.stdout, "%s %10d %s %s\n", iofs.FileMode(le.Mode&0o777)|typ, le.Size, le.Mtime.Format(time.DateTime), name)
+				} else {
+					fmt.Fprintln(c.std.stdout, name)
+				}
+			}
+			return nil
+		})
+	}
+	return cmd
+}
+
+func (c *cli) catCmd() *cobra.Command {
+	var df driveFlags
+	cmd := &cobra.Command{
+		Use:   "cat [<key|link|storage-dir>] <path>",
+		Short: "write a file of a drive to standard output",
+		Args:  argsBetween(1, 2),
+	}
+	df.register(cmd.Flags(), true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		arg, p := driveAndPath(args)
+		return c.withDrive(&df, arg, func(ctx context.Context, _ *app.Session, d *hyperdrive.Drive, t app.Target, touch func()) error {
+			if p == "" {
+				p = t.Path
+			}
+			if p == "" || p == "/" {
+				return usagef("cat needs the path of a file")
+			}
+			f, err := d.OpenFile(ctx, p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(c.std.stdout, &touchReader{f, touch})
+			return err
+		})
+	}
+	return cmd
+}
+
+// touchReader calls touch on every read that returns bytes: progress for
+// the stall watchdog.
+type touchReader struct {
+	r     io.Reader
+	touch func()
+}
+
+func (t *touchReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.touch()
+	}
+	return n, err
 }
 
 func optionalArg(args []string) string {
@@ -236,60 +339,7 @@ func optionalArg(args []string) string {
 	return ""
 }
 
-func typeBits(st *hyperdrive.Stat) iofs.FileMode {
-	switch {
-	case st.IsDir():
-		return iofs.ModeDir
-	case st.IsSymlink():
-		return iofs.ModeSymlink
-	}
-	return 0
-}
-
-// humanBytes formats a byte count with a binary unit.
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// progress draws a one-line progress report with a rate, at most every
-// 200 ms, on a terminal or a log.
-type progress struct {
-	w     io.Writer
-	label string
-	start time.Time
-	last  time.Time
-}
-
-func newProgress(w io.Writer, label string) *progress {
-	return &progress{w: w, label: label, start: time.Now()}
-}
-
-func (p *progress) update(done, total uint64) {
-	if time.Since(p.last) < 200*time.Millisecond && done < total {
-		return
-	}
-	p.last = time.Now()
-	rate := float64(done) / time.Since(p.start).Seconds()
-	pct := 100.0
-	if total > 0 {
-		pct = 100 * float64(done) / float64(total)
-	}
-	fmt.Fprintf(p.w, "\r%s: %s of %s (%.0f%%), %s/s   ", p.label, humanBytes(done), humanBytes(total), pct, humanBytes(uint64(rate)))
-}
-
-func (p *progress) done(err error) {
-	if err != nil {
-		fmt.Fprintf(p.w, "\n%s: failed after %s\n", p.label, time.Since(p.start).Round(time.Millisecond))
-		return
-	}
-	fmt.Fprintf(p.w, "\n%s: done in %s\n", p.label, time.Since(p.start).Round(time.Millisecond))
+// tabs writes a table.
+func (c *cli) tabs() *tabwriter.Writer {
+	return tabwriter.NewWriter(c.std.stdout, 0, 0, 2, ' ', 0)
 }

@@ -5,102 +5,103 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/hyperfs/hyperfs/app"
 	"github.com/hyperfs/hyperfs/hypercore"
 	"github.com/hyperfs/hyperfs/hypercore/storage"
+	"github.com/spf13/cobra"
 )
 
-// defaultStorage is $XDG_DATA_HOME/hyperfs (~/.local/share/hyperfs).
-func defaultStorage() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "hyperfs")
+// feedName is the --name of the feed commands.
+type feedName struct{ name string }
+
+// checkFeedName accepts a feed name that is one plain folder name under
+// <storage>/feeds: not empty, not "." or "..", without "/" or NUL, and not
+// hidden (a leading dot), so no name can reach outside feeds/.
+func checkFeedName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") || strings.HasPrefix(name, ".") || len(name) > 255 {
+		return usagef("--name %q: a feed name is one folder name (letters, digits, - and _; no /, no leading dot)", name)
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "hyperfs")
+	return nil
+}
+
+func (c *cli) feedDir(fn *feedName) string { return filepath.Join(c.storage, "feeds", fn.name) }
+
+func (c *cli) openFeed(fn *feedName, mustExist bool) (*hypercore.Feed, error) {
+	if err := checkFeedName(fn.name); err != nil {
+		return nil, err
 	}
-	return filepath.Join(home, ".local", "share", "hyperfs")
-}
-
-// feedFlags are the flags every feed command shares.
-type feedFlags struct {
-	storage string
-	name    string
-}
-
-func (ff *feedFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&ff.storage, "storage", defaultStorage(), "storage `folder`")
-	fs.StringVar(&ff.name, "name", "default", "feed `name` (a folder under <storage>/feeds)")
-}
-
-func (ff *feedFlags) dir() string { return filepath.Join(ff.storage, "feeds", ff.name) }
-
-func (ff *feedFlags) open(mustExist bool) (*hypercore.Feed, error) {
-	f, err := hypercore.Open(ff.dir(), hypercore.Options{MustExist: mustExist})
+	f, err := hypercore.Open(c.feedDir(fn), hypercore.Options{MustExist: mustExist})
 	if errors.Is(err, hypercore.ErrNoFeed) {
-		return nil, hintError{fmt.Sprintf("no feed named %q in %s: create it with hyperfs feed create", ff.name, ff.storage), err}
+		return nil, &app.HintError{Msg: fmt.Sprintf("no feed named %q in %s: create it with hyperfs feed create", fn.name, c.storage), Err: err}
 	}
 	return f, err
 }
 
-// feedCommand builds a feed command: its flags, the feed opened (created
-// unless mustExist), run, and the feed closed.
-func feedCommand(name, usage, summary string, mustExist bool, run func(std *streams, f *hypercore.Feed, ff *feedFlags, args []string) error) *command {
-	return &command{
-		name:    name,
-		usage:   usage,
-		summary: summary,
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var ff feedFlags
-			ff.register(fs)
-			return func(args []string) error {
-				f, err := ff.open(mustExist)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				return run(std, f, &ff, args)
-			}
-		},
+// feedSub builds a feed subcommand: the feed opened (created unless
+// mustExist), run, and the feed closed.
+func (c *cli) feedSub(use, short string, args cobra.PositionalArgs, mustExist bool, run func(f *hypercore.Feed, fn *feedName, args []string) error) *cobra.Command {
+	var fn feedName
+	cmd := &cobra.Command{Use: use, Short: short, Args: args}
+	cmd.Flags().StringVar(&fn.name, "name", "default", "feed `name` (a folder under <storage>/feeds)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		f, err := c.openFeed(&fn, mustExist)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return run(f, &fn, args)
 	}
+	return cmd
 }
 
-func init() {
-	register(feedCommand("feed info", "", "print a feed's keys, length and size (creating the feed if needed)", false,
-		func(std *streams, f *hypercore.Feed, ff *feedFlags, args []string) error {
+func (c *cli) feedCmd() *cobra.Command {
+	feed := &cobra.Command{
+		Use:   "feed",
+		Short: "work with plain hypercore feeds (under <storage>/feeds)",
+		Args:  argsBetween(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("feed needs a subcommand: create, info, append, cat or audit")
+		},
+	}
+	feed.AddCommand(c.feedSub("info", "print a feed's keys, length and size (creating the feed if needed)", argsBetween(0, 0), false,
+		func(f *hypercore.Feed, fn *feedName, _ []string) error {
 			dk := f.DiscoveryKey()
-			fmt.Fprintf(std.stdout, "feed:          %s\nkey:           %s\ndiscovery key: %s\nwritable:      %v\nlength:        %d blocks\nbyte length:   %d bytes\ndownloaded:    %d blocks\n",
-				ff.dir(), hex.EncodeToString(f.Key()), hex.EncodeToString(dk[:]), f.Writable(), f.Length(), f.ByteLength(), f.Downloaded(0, f.Length()))
+			fmt.Fprintf(c.std.stdout, "feed:          %s\nkey:           %s\ndiscovery key: %s\nwritable:      %v\nlength:        %d blocks\nbyte length:   %d bytes\ndownloaded:    %d blocks\n",
+				c.feedDir(fn), hex.EncodeToString(f.Key()), hex.EncodeToString(dk[:]), f.Writable(), f.Length(), f.ByteLength(), f.Downloaded(0, f.Length()))
 			return nil
 		}))
-	register(&command{
-		name:    "feed create",
-		summary: "create a new feed and print its key",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var ff feedFlags
-			ff.register(fs)
-			return func(args []string) error {
-				if ok, _ := storage.NewDir(ff.dir()).Exists("key"); ok {
-					return fmt.Errorf("feed %q already exists in %s", ff.name, ff.storage)
-				}
-				f, err := ff.open(false)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				fmt.Fprintln(std.stdout, hex.EncodeToString(f.Key()))
-				return nil
+	var createName feedName
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "create a new feed and print its key",
+		Args:  argsBetween(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFeedName(createName.name); err != nil {
+				return err
 			}
+			if ok, _ := storage.NewDir(c.feedDir(&createName)).Exists("key"); ok {
+				return fmt.Errorf("feed %q already exists in %s", createName.name, c.storage)
+			}
+			f, err := c.openFeed(&createName, false)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			fmt.Fprintln(c.std.stdout, hex.EncodeToString(f.Key()))
+			return nil
 		},
-	})
-	register(feedCommand("feed append", "[file ...]", "append each line of the files (or standard input) as a block", false,
-		func(std *streams, f *hypercore.Feed, _ *feedFlags, args []string) error {
-			inputs := []io.Reader{std.stdin}
+	}
+	create.Flags().StringVar(&createName.name, "name", "default", "feed `name` (a folder under <storage>/feeds)")
+	feed.AddCommand(create)
+	feed.AddCommand(c.feedSub("append [file ...]", "append each line of the files (or standard input) as a block", cobra.ArbitraryArgs, false,
+		func(f *hypercore.Feed, _ *feedName, args []string) error {
+			inputs := []io.Reader{c.std.stdin}
 			if len(args) > 0 {
 				inputs = nil
 				for _, a := range args {
@@ -132,12 +133,12 @@ func init() {
 			if _, err := f.Append(batch...); err != nil {
 				return err
 			}
-			fmt.Fprintf(std.stdout, "%d blocks\n", f.Length())
+			fmt.Fprintf(c.std.stdout, "%d blocks\n", f.Length())
 			return nil
 		}))
-	register(feedCommand("feed cat", "", "print every block of a feed, one per line", true,
-		func(std *streams, f *hypercore.Feed, _ *feedFlags, args []string) error {
-			w := bufio.NewWriter(std.stdout)
+	feed.AddCommand(c.feedSub("cat", "print every block of a feed, one per line", argsBetween(0, 0), true,
+		func(f *hypercore.Feed, _ *feedName, _ []string) error {
+			w := bufio.NewWriter(c.std.stdout)
 			defer w.Flush()
 			for i := uint64(0); i < f.Length(); i++ {
 				b, err := f.Get(context.Background(), i)
@@ -149,49 +150,17 @@ func init() {
 			}
 			return nil
 		}))
-	register(feedCommand("feed audit", "", "rehash every stored block and clear the ones that do not match", true,
-		func(std *streams, f *hypercore.Feed, _ *feedFlags, args []string) error {
+	feed.AddCommand(c.feedSub("audit", "rehash every stored block and clear the ones that do not match", argsBetween(0, 0), true,
+		func(f *hypercore.Feed, _ *feedName, _ []string) error {
 			rep, err := f.Audit()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(std.stdout, "%d valid, %d invalid\n", rep.Valid, rep.Invalid)
+			fmt.Fprintf(c.std.stdout, "%d valid, %d invalid\n", rep.Valid, rep.Invalid)
 			if rep.Invalid > 0 {
 				return fmt.Errorf("%d blocks did not match their hash and were cleared: %v", rep.Invalid, rep.Bad)
 			}
 			return nil
 		}))
-	register(&command{
-		name:    "version",
-		summary: "print the version",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			return func(args []string) error {
-				fmt.Fprintln(std.stdout, "hyperfs", version())
-				return nil
-			}
-		},
-	})
+	return feed
 }
-
-func exitCode(err error) int {
-	var ue usageError
-	switch {
-	case errors.As(err, &ue):
-		return exitUsage
-	case errors.Is(err, storage.ErrLocked):
-		return exitLocked
-	case errors.Is(err, hypercore.ErrNoFeed), errors.Is(err, os.ErrNotExist):
-		return exitNotFound
-	}
-	return exitFailure
-}
-
-// hintError replaces an error's message with one that says what to do,
-// keeping the error for exit codes.
-type hintError struct {
-	msg string
-	err error
-}
-
-func (e hintError) Error() string { return e.msg }
-func (e hintError) Unwrap() error { return e.err }

@@ -1,79 +1,114 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/hyperfs/hyperfs/app"
+	"github.com/spf13/cobra"
 )
 
 // The secret keys of every drive in a storage folder derive from its
-// master_key (as in corestore), so that one file is what there is to back
-// up or move.
-func init() {
-	register(&command{
-		name:    "key export",
-		usage:   "<file>",
-		summary: "save the storage's master key, from which every drive's secret key derives (keep it private)",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			storage := fs.String("storage", defaultStorage(), "storage `folder`")
-			return func(args []string) error {
-				if len(args) != 1 {
-					return usageError{"key export takes <file>"}
-				}
-				mk, err := os.ReadFile(filepath.Join(*storage, "master_key"))
-				if err != nil {
-					return fmt.Errorf("no master key in %s: create a drive first: %w", *storage, err)
-				}
-				f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-				if err != nil {
-					return fmt.Errorf("writing the key: %w (choose a file that does not exist yet)", err)
-				}
-				if _, err := f.Write(mk); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
-				fmt.Fprintf(std.stdout, "master key of %s saved to %s (mode 0600)\n", *storage, args[0])
-				return nil
+// master_key (as in corestore) and each drive's name, so the key file
+// (master key and names) is what there is to back up or move.
+func (c *cli) keyCmd() *cobra.Command {
+	key := &cobra.Command{
+		Use:   "key",
+		Short: "back up and restore the keys your drives derive from",
+		Args:  argsBetween(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usagef("key needs a subcommand: export or import")
+		},
+	}
+	key.AddCommand(&cobra.Command{
+		Use:   "export <file>",
+		Short: "save the storage's master key and the names of all its writable drives (keep it private)",
+		Args:  argsBetween(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, drives, err := app.ExportKeys(c.storage)
+			if err != nil {
+				return err
 			}
+			f, err := os.OpenFile(args[0], os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return fmt.Errorf("writing the key: %w (choose a file that does not exist yet)", err)
+			}
+			if _, err := f.Write(b); err != nil {
+				f.Close()
+				os.Remove(args[0])
+				return err
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.std.stdout, "keys of %s (%d writable drives) saved to %s (mode 0600)\n", c.storage, drives, args[0])
+			return nil
 		},
 	})
-	register(&command{
-		name:    "key import",
-		usage:   "<file>",
-		summary: "start a storage folder from a saved master key, making its drives writable here",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			storage := fs.String("storage", defaultStorage(), "storage `folder`")
-			return func(args []string) error {
-				if len(args) != 1 {
-					return usageError{"key import takes <file>"}
-				}
-				mk, err := os.ReadFile(args[0])
-				if err != nil {
-					return err
-				}
-				if len(mk) != 32 {
-					return fmt.Errorf("%s holds %d bytes, not a 32-byte master key", args[0], len(mk))
-				}
-				dst := filepath.Join(*storage, "master_key")
-				if _, err := os.Stat(dst); err == nil {
-					return fmt.Errorf("%s already has a master key: import into a new folder (--storage)", *storage)
-				} else if !errors.Is(err, os.ErrNotExist) {
-					return err
-				}
-				if err := os.MkdirAll(*storage, 0o700); err != nil {
-					return err
-				}
-				if err := os.WriteFile(dst, mk, 0o600); err != nil {
-					return err
-				}
-				fmt.Fprintf(std.stdout, "master key installed in %s\n", *storage)
-				return nil
+	key.AddCommand(&cobra.Command{
+		Use:   "import <file>",
+		Short: "start a new storage folder from saved keys, making all their drives writable here",
+		Args:  argsBetween(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
 			}
+			n, err := app.ImportKeys(c.storage, b, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.std.stdout, "keys installed in %s (%d feeds)\n", c.storage, n)
+			return nil
 		},
 	})
+	return key
+}
+
+func (c *cli) drivesCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "drives",
+		Short: "list every drive in the storage: key, name, writable, version, size",
+		Args:  argsBetween(0, 0),
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		s, err := app.Open(c.options(nil), "")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		ctx, stop := signalContext()
+		defer stop()
+		drives, err := s.Drives(ctx)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			if drives == nil {
+				drives = []app.DriveEntry{}
+			}
+			return c.printJSON(drives)
+		}
+		tw := c.tabs()
+		fmt.Fprintln(tw, "DRIVE\tNAME\tWRITABLE\tVERSION\tSIZE")
+		for _, d := range drives {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%s\n", d.Key, orDash(d.Name), d.Writable, d.Version, app.HumanBytes(d.Size))
+		}
+		return tw.Flush()
+	}
+	return cmd
+}
+
+func (c *cli) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "print the version",
+		Args:  argsBetween(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintln(c.std.stdout, "hyperfs", version())
+			return nil
+		},
+	}
 }

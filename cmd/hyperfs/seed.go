@@ -5,43 +5,33 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"sort"
-	"syscall"
-	"text/tabwriter"
 	"time"
 
-	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
+	"github.com/hyperfs/hyperfs/app"
 	"github.com/hyperfs/hyperfs/hyperdrive"
+	"github.com/spf13/cobra"
 )
 
 // config is what hyperfs remembers between runs.
 type config struct {
-	// Seeds are the drives (hex keys) hyperfs serve announces and serves.
-	Seeds []string `json:"seeds"`
+	// Seeds are the drives (hex keys) hyperfs serve announces and serves,
+	// per storage folder ("" is the default storage, for configs written
+	// before storages were told apart).
+	Seeds   []string            `json:"seeds,omitempty"`
+	Storage map[string][]string `json:"storageSeeds,omitempty"`
 }
 
-// configDir is $XDG_CONFIG_HOME/hyperfs (~/.config/hyperfs).
-func configDir() string {
-	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
-		return filepath.Join(d, "hyperfs")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "hyperfs-config")
-	}
-	return filepath.Join(home, ".config", "hyperfs")
-}
+func configFile() string { return filepath.Join(app.ConfigDir(), "config.json") }
 
 func loadConfig() (config, error) {
 	var c config
-	b, err := os.ReadFile(filepath.Join(configDir(), "config.json"))
+	b, err := os.ReadFile(configFile())
 	if errors.Is(err, os.ErrNotExist) {
 		return c, nil
 	}
@@ -49,62 +39,90 @@ func loadConfig() (config, error) {
 		return c, err
 	}
 	if err := json.Unmarshal(b, &c); err != nil {
-		return c, fmt.Errorf("%s: %w (fix or delete it)", filepath.Join(configDir(), "config.json"), err)
+		return c, fmt.Errorf("%s: %w (fix or delete it)", configFile(), err)
 	}
 	return c, nil
 }
 
+// seeds returns the seeds of a storage folder.
+func (c *config) seeds(storage string) []string {
+	if storage == app.DefaultStorage() {
+		return append(slices.Clone(c.Seeds), c.Storage[storage]...)
+	}
+	return c.Storage[storage]
+}
+
+func (c *config) setSeeds(storage string, seeds []string) {
+	if storage == app.DefaultStorage() {
+		c.Seeds = nil
+	}
+	if c.Storage == nil {
+		c.Storage = map[string][]string{}
+	}
+	if len(seeds) == 0 {
+		delete(c.Storage, storage)
+		return
+	}
+	c.Storage[storage] = seeds
+}
+
 // save writes the config atomically (a temporary file renamed over it).
 func (c config) save() error {
-	if err := os.MkdirAll(configDir(), 0o700); err != nil {
+	if err := os.MkdirAll(app.ConfigDir(), 0o700); err != nil {
 		return err
 	}
 	b, _ := json.MarshalIndent(c, "", "  ")
-	tmp := filepath.Join(configDir(), ".config.json.tmp")
+	tmp := filepath.Join(app.ConfigDir(), ".config.json.tmp")
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(configDir(), "config.json"))
+	return os.Rename(tmp, configFile())
 }
 
-// driveStats is what a running hyperfs reports for one drive, in
-// <state>/stats/<key>.json, for hyperfs stats.
+// storageID is the storage folder as the config names it.
+func (c *cli) storageID() string {
+	if abs, err := filepath.Abs(c.storage); err == nil {
+		return abs
+	}
+	return c.storage
+}
+
+// driveStats is what a running hyperfs reports for one drive it serves, in
+// <state>/stats/<key>-<pid>.json, for hyperfs stats and hyperfs mounts.
 type driveStats struct {
 	Key             string    `json:"key"`
 	PID             int       `json:"pid"`
+	Storage         string    `json:"storage"`
+	Mountpoint      string    `json:"mountpoint,omitempty"`
+	Version         uint64    `json:"version"`
+	Checkout        bool      `json:"checkout,omitempty"`
+	Writable        bool      `json:"writable"`
 	Peers           int       `json:"peers"`
 	UploadedBytes   uint64    `json:"uploadedBytes"`
 	DownloadedBytes uint64    `json:"downloadedBytes"`
 	Updated         time.Time `json:"updated"`
 }
 
-func statsDir() string { return filepath.Join(stateDir(), "stats") }
+func statsDir() string { return filepath.Join(app.StateDir(), "stats") }
 
-// reportStats writes d's stats every two seconds until ctx is done.
-func reportStats(ctx context.Context, d *hyperdrive.Drive, n *network) {
+// reportStats writes the stats of d (mounted at m, if not nil) every two
+// seconds until ctx is done.
+func reportStats(ctx context.Context, s *app.Session, m *app.Mount, checkout uint64) {
+	reportDriveStats(ctx, s, m.Drive, m.Dir, !m.ReadOnly, checkout)
+}
+
+func reportDriveStats(ctx context.Context, s *app.Session, d *hyperdrive.Drive, mountpoint string, writable bool, checkout uint64) {
 	if err := os.MkdirAll(statsDir(), 0o700); err != nil {
 		return
 	}
 	key := hex.EncodeToString(d.Key())
-	file := filepath.Join(statsDir(), key+".json")
+	file := filepath.Join(statsDir(), fmt.Sprintf("%s-%d.json", key, os.Getpid()))
 	defer os.Remove(file)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
-		ds := driveStats{Key: key, PID: os.Getpid(), Updated: time.Now()}
-		if r := n.peers.Replicator(d.Metadata()); r != nil {
-			st := r.Stats()
-			ds.UploadedBytes += st.UploadedBytes
-			ds.DownloadedBytes += st.DownloadedBytes
-			ds.Peers = len(r.Peers())
-		}
-		if c, err := d.Content(ctx); err == nil {
-			if r := n.peers.Replicator(c); r != nil {
-				st := r.Stats()
-				ds.UploadedBytes += st.UploadedBytes
-				ds.DownloadedBytes += st.DownloadedBytes
-			}
-		}
+		ds := driveStats{Key: key, PID: os.Getpid(), Storage: s.Dir, Mountpoint: mountpoint, Version: d.Version(), Checkout: checkout != 0, Writable: writable, Updated: time.Now()}
+		ds.DownloadedBytes, ds.UploadedBytes, ds.Peers = s.Transferred(ctx, d)
 		b, _ := json.Marshal(ds)
 		os.WriteFile(file+".tmp", b, 0o600)
 		os.Rename(file+".tmp", file)
@@ -116,154 +134,262 @@ func reportStats(ctx context.Context, d *hyperdrive.Drive, n *network) {
 	}
 }
 
-// editSeeds reads the one <key> argument of seed and unseed, lets edit
-// change the seed list, and saves it.
-// It returns the key in hex.
-func editSeeds(args []string, verb string, edit func(c *config, hexKey string) error) (string, error) {
-	if len(args) != 1 {
-		return "", usageError{verb + " takes <key>"}
+// runningStats reads the stats of running hyperfs processes.
+func runningStats() []driveStats {
+	files, _ := filepath.Glob(filepath.Join(statsDir(), "*.json"))
+	var all []driveStats
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var ds driveStats
+		if json.Unmarshal(b, &ds) != nil || time.Since(ds.Updated) > 10*time.Second {
+			continue // left by a process that is gone
+		}
+		all = append(all, ds)
 	}
-	k, err := parseKey(args[0])
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].Mountpoint != all[j].Mountpoint {
+			return all[i].Mountpoint < all[j].Mountpoint
+		}
+		return all[i].Key < all[j].Key
+	})
+	return all
+}
+
+// editSeeds lets edit change the seed list of the storage and saves it.
+func (c *cli) editSeeds(arg string, edit func(seeds []string, hexKey string) ([]string, error)) (string, error) {
+	k, err := app.ParseKey(arg)
 	if err != nil {
 		return "", err
 	}
-	c, err := loadConfig()
+	cfg, err := loadConfig()
 	if err != nil {
 		return "", err
 	}
 	h := hex.EncodeToString(k)
-	if err := edit(&c, h); err != nil {
+	seeds, err := edit(cfg.seeds(c.storageID()), h)
+	if err != nil {
 		return "", err
 	}
-	return h, c.save()
+	cfg.setSeeds(c.storageID(), seeds)
+	return h, cfg.save()
 }
 
-func init() {
-	register(&command{
-		name:    "seed",
-		usage:   "<key>",
-		summary: "remember a drive to announce and serve whenever hyperfs serve runs",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			return func(args []string) error {
-				h, err := editSeeds(args, "seed", func(c *config, h string) error {
-					if !slices.Contains(c.Seeds, h) {
-						c.Seeds = append(c.Seeds, h)
-					}
-					return nil
-				})
-				if err != nil {
-					return err
+func (c *cli) seedCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "seed <key>",
+		Short: "remember a drive to announce and serve whenever hyperfs serve runs on this storage",
+		Args:  argsBetween(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := c.editSeeds(args[0], func(seeds []string, h string) ([]string, error) {
+				if !slices.Contains(seeds, h) {
+					seeds = append(seeds, h)
 				}
-				fmt.Fprintf(std.stdout, "seeding %s (hyperfs serve announces it)\n", h)
-				return nil
-			}
-		},
-	})
-	register(&command{
-		name:    "unseed",
-		usage:   "<key>",
-		summary: "stop seeding a drive",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			return func(args []string) error {
-				_, err := editSeeds(args, "unseed", func(c *config, h string) error {
-					i := slices.Index(c.Seeds, h)
-					if i < 0 {
-						return fmt.Errorf("%s is not seeded", h)
-					}
-					c.Seeds = slices.Delete(c.Seeds, i, i+1)
-					return nil
-				})
+				return seeds, nil
+			})
+			if err != nil {
 				return err
 			}
+			fmt.Fprintf(c.std.stdout, "seeding %s (hyperfs serve announces it)\n", h)
+			return nil
 		},
-	})
-	register(&command{
-		name:    "serve",
-		summary: "announce and serve every seeded drive (downloading remote ones in full) until interrupted",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var sf storeFlags
-			var nf netFlags
-			sf.register(fs)
-			nf.register(fs)
-			return func(args []string) error {
-				c, err := loadConfig()
-				if err != nil {
-					return err
+	}
+}
+
+func (c *cli) unseedCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "unseed <key>",
+		Short: "stop seeding a drive",
+		Args:  argsBetween(1, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, err := c.editSeeds(args[0], func(seeds []string, h string) ([]string, error) {
+				i := slices.Index(seeds, h)
+				if i < 0 {
+					return nil, fmt.Errorf("%s is not seeded from %s", h, c.storageID())
 				}
-				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-				defer stop()
-				s, err := sf.open("")
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				n, err := nf.start(ctx, s)
-				if err != nil {
-					return err
-				}
-				defer n.Close()
-				var drives []*hyperdrive.Drive
-				defer func() {
-					for _, d := range drives {
-						d.Close()
+				return slices.Delete(seeds, i, i+1), nil
+			})
+			return err
+		},
+	}
+}
+
+func (c *cli) seedsCmd() *cobra.Command {
+	var asJSON, all bool
+	cmd := &cobra.Command{
+		Use:   "seeds",
+		Short: "list the seeded drives of the storage (--all: of every storage)",
+		Args:  argsBetween(0, 0),
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&all, "all", false, "list the seeds of every storage")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cfg, err := loadConfig()
+		if err != nil {
+			return err
+		}
+		type seed struct {
+			Storage string `json:"storage"`
+			Key     string `json:"key"`
+		}
+		out := []seed{}
+		storages := []string{c.storageID()}
+		if all {
+			storages = nil
+			for st := range cfg.Storage {
+				storages = append(storages, st)
+			}
+			if len(cfg.Seeds) > 0 && !slices.Contains(storages, app.DefaultStorage()) {
+				storages = append(storages, app.DefaultStorage())
+			}
+			sort.Strings(storages)
+		}
+		for _, st := range storages {
+			for _, k := range cfg.seeds(st) {
+				out = append(out, seed{st, k})
+			}
+		}
+		if asJSON {
+			return c.printJSON(out)
+		}
+		tw := c.tabs()
+		fmt.Fprintln(tw, "STORAGE\tDRIVE")
+		for _, s := range out {
+			fmt.Fprintf(tw, "%s\t%s\n", s.Storage, s.Key)
+		}
+		return tw.Flush()
+	}
+	return cmd
+}
+
+func (c *cli) serveCmd() *cobra.Command {
+	var df driveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "announce and serve every seeded drive of the storage (downloading remote ones in full) until interrupted",
+		Args:  argsBetween(0, 0),
+	}
+	df.register(cmd.Flags(), false)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := df.validate(); err != nil {
+			return err
+		}
+		cfg, err := loadConfig()
+		if err != nil {
+			return err
+		}
+		ctx, stop := signalContext()
+		defer stop()
+		s, err := app.Open(c.options(&df), "")
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if _, err := s.Network(); err != nil {
+			return err
+		}
+		var drives []*hyperdrive.Drive
+		defer func() {
+			for _, d := range drives {
+				d.Close()
+			}
+		}()
+		for _, h := range cfg.seeds(c.storageID()) {
+			k, _ := app.ParseKey(h)
+			d, err := s.OpenDrive(ctx, app.Target{Key: k}, true)
+			if err != nil {
+				slog.Warn("seeded drive not available yet", "key", h, "err", err)
+				continue
+			}
+			drives = append(drives, d)
+			go reportDriveStats(ctx, s, d, "", d.Writable(), 0)
+			if !d.Writable() {
+				go func() {
+					if err := d.Download(ctx, "/", nil); err != nil && ctx.Err() == nil {
+						slog.Warn("downloading seeded drive", "key", h, "err", err)
 					}
 				}()
-				for _, h := range c.Seeds {
-					k, _ := parseKey(h)
-					n.join(hcrypto.DiscoveryKey(k))
-					openCtx, cancel := context.WithTimeout(ctx, time.Minute)
-					d, err := openDrive(openCtx, s, target{key: k}, n)
-					cancel()
-					if err != nil {
-						slog.Warn("seeded drive not available yet", "key", h, "err", err)
-						continue
-					}
-					drives = append(drives, d)
-					go reportStats(ctx, d, n)
-					if !d.Writable() {
-						go func() {
-							if err := d.Download(ctx, "/", nil); err != nil && ctx.Err() == nil {
-								slog.Warn("downloading seeded drive", "key", h, "err", err)
-							}
-						}()
-					}
-				}
-				fmt.Fprintf(std.stdout, "serving %d drives\n", len(drives))
-				<-ctx.Done()
-				return nil
 			}
-		},
-	})
-	register(&command{
-		name:    "stats",
-		summary: "show peers and bytes up and down for every drive a running hyperfs serves",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			return func(args []string) error {
-				files, _ := filepath.Glob(filepath.Join(statsDir(), "*.json"))
-				var all []driveStats
-				for _, f := range files {
-					b, err := os.ReadFile(f)
-					if err != nil {
-						continue
-					}
-					var ds driveStats
-					if json.Unmarshal(b, &ds) != nil || time.Since(ds.Updated) > 10*time.Second {
-						continue // left by a process that is gone
-					}
-					all = append(all, ds)
-				}
-				if len(all) == 0 {
-					fmt.Fprintln(std.stdout, "no running hyperfs is serving drives")
-					return nil
-				}
-				sort.Slice(all, func(i, j int) bool { return all[i].Key < all[j].Key })
-				tw := tabwriter.NewWriter(std.stdout, 0, 0, 2, ' ', 0)
-				fmt.Fprintln(tw, "DRIVE\tPID\tPEERS\tUP\tDOWN")
-				for _, ds := range all {
-					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", ds.Key, ds.PID, ds.Peers, humanBytes(ds.UploadedBytes), humanBytes(ds.DownloadedBytes))
-				}
-				return tw.Flush()
+		}
+		fmt.Fprintf(c.std.stdout, "serving %d drives\n", len(drives))
+		sdNotify(fmt.Sprintf("READY=1\nSTATUS=serving %d drives", len(drives)))
+		<-ctx.Done()
+		sdNotify("STOPPING=1")
+		return nil
+	}
+	return cmd
+}
+
+func (c *cli) statsCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "stats",
+		Short: "show peers and bytes up and down for every drive a running hyperfs serves",
+		Args:  argsBetween(0, 0),
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		all := runningStats()
+		if asJSON {
+			if all == nil {
+				all = []driveStats{}
 			}
-		},
-	})
+			return c.printJSON(all)
+		}
+		if len(all) == 0 {
+			fmt.Fprintln(c.std.stdout, "no running hyperfs is serving drives")
+			return nil
+		}
+		tw := c.tabs()
+		fmt.Fprintln(tw, "DRIVE\tMOUNTPOINT\tPID\tPEERS\tUP\tDOWN")
+		for _, ds := range all {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", ds.Key, orDash(ds.Mountpoint), ds.PID, ds.Peers, app.HumanBytes(ds.UploadedBytes), app.HumanBytes(ds.DownloadedBytes))
+		}
+		return tw.Flush()
+	}
+	return cmd
+}
+
+func (c *cli) mountsCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "mounts",
+		Short: "list the drives mounted by running hyperfs processes: mountpoint, key, version, writable, peers, bytes",
+		Args:  argsBetween(0, 0),
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		var mounts []driveStats
+		for _, ds := range runningStats() {
+			if ds.Mountpoint != "" {
+				mounts = append(mounts, ds)
+			}
+		}
+		if asJSON {
+			if mounts == nil {
+				mounts = []driveStats{}
+			}
+			return c.printJSON(mounts)
+		}
+		tw := c.tabs()
+		fmt.Fprintln(tw, "MOUNTPOINT\tDRIVE\tVERSION\tWRITABLE\tPEERS\tUP\tDOWN")
+		for _, ds := range mounts {
+			v := fmt.Sprint(ds.Version)
+			if ds.Checkout {
+				v += " (checkout)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%s\t%s\n", ds.Mountpoint, ds.Key, v, ds.Writable, ds.Peers, app.HumanBytes(ds.UploadedBytes), app.HumanBytes(ds.DownloadedBytes))
+		}
+		return tw.Flush()
+	}
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -2,72 +2,135 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
+	"github.com/hyperfs/hyperfs/app"
 	"github.com/hyperfs/hyperfs/hyperdrive"
 	"github.com/hyperfs/hyperfs/transfer"
+	"github.com/spf13/cobra"
 )
 
-func init() {
-	register(&command{
-		name:    "import",
-		usage:   "<folder> [<key|storage-dir>]",
-		summary: "copy a local folder into a drive you own, skipping files that are unchanged",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var c driveCmd
-			c.register(fs)
-			dest := fs.String("to", "/", "drive `path` to import into")
-			follow := fs.Bool("follow-links", false, "copy what symlinks point to (loops are cut) instead of the links")
-			return func(args []string) error {
-				if len(args) < 1 || len(args) > 2 {
-					return usageError{"import takes <folder> [<key|storage-dir>]"}
-				}
-				src := args[0]
-				if st, err := os.Stat(src); err != nil || !st.IsDir() {
-					return fmt.Errorf("%s is not a folder", src)
-				}
-				return c.with(std, optionalArg(args[1:]), func(ctx context.Context, d *hyperdrive.Drive, _ *network) error {
-					if !d.Writable() {
-						return fmt.Errorf("drive %x is not yours to write: %w", d.Key(), hyperdrive.ErrReadOnly)
-					}
-					rep, err := transfer.Import(ctx, d, src, *dest, transfer.Options{FollowLinks: *follow})
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(std.stdout, "%d files imported (%s), %d unchanged, %d folders%s\n", rep.Files, humanBytes(rep.Bytes), rep.Skipped, rep.Dirs, skippedNote(rep))
-					return nil
-				})
+func (c *cli) importCmd() *cobra.Command {
+	var df driveFlags
+	var dest string
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "import <folder> [<key|storage-dir>]",
+		Short: "copy a local folder into a drive you own, skipping unchanged files",
+		Args:  argsBetween(1, 2),
+	}
+	df.register(cmd.Flags(), false)
+	cmd.Flags().StringVar(&dest, "to", "/", "drive `path` to import into")
+	cmd.Flags().BoolVarP(&follow, "follow-links", "L", false, "copy what symlinks point to (loops are cut) instead of the links")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		src := args[0]
+		if st, err := os.Stat(src); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s is not a folder", src)
+		}
+		return c.withDrive(&df, optionalArg(args[1:]), func(ctx context.Context, _ *app.Session, d *hyperdrive.Drive, _ app.Target, _ func()) error {
+			if !d.Writable() {
+				return fmt.Errorf("drive %x is not yours to write: %w", d.Key(), hyperdrive.ErrReadOnly)
 			}
-		},
-	})
-	register(&command{
-		name:    "export",
-		usage:   "<key|storage-dir> <folder> [path]",
-		summary: "copy a drive (or a folder of it) into a local folder",
-		flags: func(fs *flag.FlagSet, std *streams) func([]string) error {
-			var c driveCmd
-			c.register(fs)
-			return func(args []string) error {
-				if len(args) < 2 || len(args) > 3 {
-					return usageError{"export takes <key|storage-dir> <folder> [path]"}
-				}
-				p := "/"
-				if len(args) == 3 {
-					p = args[2]
-				}
-				return c.with(std, args[0], func(ctx context.Context, d *hyperdrive.Drive, _ *network) error {
-					rep, err := transfer.Export(ctx, d, p, args[1], transfer.Options{})
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(std.stdout, "%d files exported (%s), %d unchanged, %d folders%s\n", rep.Files, humanBytes(rep.Bytes), rep.Skipped, rep.Dirs, skippedNote(rep))
-					return nil
-				})
+			total := localSize(src, follow)
+			m := c.newMeter("importing "+src, total)
+			rep, err := transfer.Import(ctx, d, src, dest, transfer.Options{FollowLinks: follow, Progress: func(r transfer.Report, _ string) {
+				m.update(int64(r.Bytes+r.SkippedBytes), r.Files+r.Skipped, fmt.Sprintf(" (%s unchanged)", app.HumanBytes(r.SkippedBytes)))
+			}})
+			m.finish(err)
+			if err != nil {
+				return err
 			}
-		},
-	})
+			fmt.Fprintf(c.std.stdout, "%d files imported (%s), %d unchanged, %d folders%s\n", rep.Files, app.HumanBytes(rep.Bytes), rep.Skipped, rep.Dirs, skippedNote(rep))
+			return nil
+		})
+	}
+	return cmd
+}
+
+func (c *cli) exportCmd() *cobra.Command {
+	var df driveFlags
+	cmd := &cobra.Command{
+		Use:   "export <key|link|storage-dir> <folder> [path]",
+		Short: "copy a drive (or a folder of it) into a local folder, skipping unchanged files",
+		Long: `export copies a drive, or the folder or file path of it, into a local folder.
+Files whose size and time match are skipped; modes, times and user.* extended
+attributes are kept. Nothing outside the folder is ever created, written or
+followed: entries whose names cannot be file names are skipped with a warning,
+and the drive's symlinks are recreated, never followed.`,
+		Args: argsBetween(2, 3),
+	}
+	df.register(cmd.Flags(), true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return c.withDrive(&df, args[0], func(ctx context.Context, _ *app.Session, d *hyperdrive.Drive, t app.Target, touch func()) error {
+			p := t.Path
+			if len(args) == 3 {
+				p = args[2]
+			}
+			if p == "" {
+				p = "/"
+			}
+			_, total, err := transfer.Size(ctx, d, p)
+			if err != nil {
+				return err
+			}
+			m := c.newMeter("exporting", int64(total))
+			rep, err := transfer.Export(ctx, d, p, args[1], transfer.Options{Progress: func(r transfer.Report, _ string) {
+				touch()
+				m.update(int64(r.Bytes+r.SkippedBytes), r.Files+r.Skipped, fmt.Sprintf(" (%s unchanged)", app.HumanBytes(r.SkippedBytes)))
+			}})
+			m.finish(err)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.std.stdout, "%d files exported (%s), %d unchanged, %d folders%s\n", rep.Files, app.HumanBytes(rep.Bytes), rep.Skipped, rep.Dirs, skippedNote(rep))
+			return nil
+		})
+	}
+	return cmd
+}
+
+func (c *cli) downloadCmd() *cobra.Command {
+	var df driveFlags
+	cmd := &cobra.Command{
+		Use:   "download <key|link|storage-dir> [path]",
+		Short: "fetch a whole drive (or a folder or file of it) from peers into the storage, showing progress",
+		Args:  argsBetween(1, 2),
+	}
+	df.register(cmd.Flags(), true)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return c.withDrive(&df, args[0], func(ctx context.Context, s *app.Session, d *hyperdrive.Drive, t app.Target, touch func()) error {
+			p := t.Path
+			if len(args) == 2 {
+				p = args[1]
+			}
+			if p == "" {
+				p = "/"
+			}
+			files, total, err := transfer.Size(ctx, d, p)
+			if err != nil {
+				return err
+			}
+			before, _, _ := s.Transferred(ctx, d)
+			m := c.newMeter("downloading "+p, int64(total))
+			var done uint64
+			err = d.Download(ctx, p, func(n, _ uint64) {
+				done = n
+				down, _, _ := s.Transferred(ctx, d)
+				fetched := down - before
+				m.update(int64(n), files, fmt.Sprintf(" (%s fetched, %s already local)", app.HumanBytes(fetched), app.HumanBytes(n-min(n, fetched))))
+			})
+			m.finish(err)
+			if err != nil {
+				return err
+			}
+			down, _, _ := s.Transferred(ctx, d)
+			fetched := down - before
+			fmt.Fprintf(c.std.stdout, "%d files, %s: %s fetched from peers, %s already local\n", files, app.HumanBytes(max(done, total)), app.HumanBytes(fetched), app.HumanBytes(max(done, total)-min(max(done, total), fetched)))
+			return nil
+		})
+	}
+	return cmd
 }
 
 // skippedNote mentions the entries a transfer skipped (each was logged).
@@ -76,4 +139,40 @@ func skippedNote(rep transfer.Report) string {
 		return ""
 	}
 	return fmt.Sprintf("; %d entries skipped (see the warnings)", rep.Bad)
+}
+
+// localSize is the bytes of the regular files below dir, for a progress
+// total (0 if it cannot be read).
+func localSize(dir string, follow bool) int64 {
+	var n int64
+	var walk func(string, int)
+	walk = func(p string, depth int) {
+		if depth > 64 {
+			return
+		}
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return
+		}
+		for _, e := range ents {
+			child := p + "/" + e.Name()
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			if follow && info.Mode()&os.ModeSymlink != 0 {
+				if info, err = os.Stat(child); err != nil {
+					continue
+				}
+			}
+			switch {
+			case info.IsDir():
+				walk(child, depth+1)
+			case info.Mode().IsRegular():
+				n += info.Size()
+			}
+		}
+	}
+	walk(dir, 0)
+	return n
 }

@@ -1,6 +1,5 @@
-package main
-
-// Opening hyperdrive-daemon's storage, so its users can move over.
+// Package daemonstore opens hyperdrive-daemon's storage, so its users can
+// move over.
 //
 // hyperdrive-daemon 1.x (npm hyperdrive-daemon 1.14.5, Dat2 era) keeps
 // everything under its --storage folder, ~/.hyperdrive by default
@@ -20,6 +19,7 @@ package main
 // "!fuse!root-drive" as JSON {mnt, opts: {key: <hex>}} (lib/fuse/index.js
 // line 520); hyperfs reads it with the small LevelDB reader below and makes
 // it the default drive of a daemon folder.
+package daemonstore
 
 import (
 	"bytes"
@@ -34,10 +34,10 @@ import (
 	"strings"
 )
 
-// daemonCores returns the corestore folder of a hyperdrive-daemon storage
+// Cores returns the corestore folder of a hyperdrive-daemon storage
 // folder: dir is the daemon's root (~/.hyperdrive) or its storage
 // subfolder (~/.hyperdrive/storage). ok is false for any other folder.
-func daemonCores(dir string) (cores string, ok bool) {
+func Cores(dir string) (cores string, ok bool) {
 	for _, c := range []string{filepath.Join(dir, "storage", "cores"), filepath.Join(dir, "cores")} {
 		if st, err := os.Stat(filepath.Join(c, "master_key")); err == nil && !st.IsDir() {
 			return c, true
@@ -47,10 +47,10 @@ func daemonCores(dir string) (cores string, ok bool) {
 }
 
 // daemonRootKey returns the key of the daemon's root drive, for the store
-// kept in cores (a daemonCores folder): the one recorded in its db, else
+// kept in cores (a Cores folder): the one recorded in its db, else
 // the only drive the store owns. With neither, the error lists the drives
 // to choose from.
-func daemonRootKey(cores string) ([]byte, error) {
+func RootKey(cores string) ([]byte, error) {
 	db := filepath.Join(filepath.Dir(cores), "db")
 	if v, found, err := levelGet(db, []byte("!fuse!root-drive")); err == nil && found {
 		var rec struct {
@@ -64,13 +64,13 @@ func daemonRootKey(cores string) ([]byte, error) {
 			}
 		}
 	}
-	owned, err := ownedDrives(cores)
+	owned, err := OwnedDrives(cores)
 	if err != nil {
 		return nil, err
 	}
 	switch len(owned) {
 	case 0:
-		return nil, usageError{fmt.Sprintf("%s is hyperdrive-daemon storage without a drive of its own: name a drive key", cores)}
+		return nil, &ChooseError{Msg: fmt.Sprintf("%s is hyperdrive-daemon storage without a drive of its own: name a drive key", cores)}
 	case 1:
 		return owned[0], nil
 	}
@@ -78,13 +78,13 @@ func daemonRootKey(cores string) ([]byte, error) {
 	for i, k := range owned {
 		list[i] = hex.EncodeToString(k)
 	}
-	return nil, usageError{fmt.Sprintf("%s is hyperdrive-daemon storage with no root drive recorded and %d drives: name one (hyperfs <command> --storage <dir> <key>) of %s", cores, len(owned), strings.Join(list, ", "))}
+	return nil, &ChooseError{Msg: fmt.Sprintf("%s is hyperdrive-daemon storage with no root drive recorded and %d drives: name one (hyperfs <command> --storage <dir> <key>) of %s", cores, len(owned), strings.Join(list, ", "))}
 }
 
 // ownedDrives lists, sorted, the keys of the drives created in a corestore:
 // its named feeds but the content feeds, which hyperdrive 10 names
 // "<metadata key hex>-content".
-func ownedDrives(cores string) ([][]byte, error) {
+func OwnedDrives(cores string) ([][]byte, error) {
 	names, err := filepath.Glob(filepath.Join(cores, "??", "??", "*", "name"))
 	if err != nil {
 		return nil, err
@@ -103,6 +103,16 @@ func ownedDrives(cores string) ([][]byte, error) {
 	sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i], keys[j]) < 0 })
 	return keys, nil
 }
+
+// ChooseError says a daemon storage folder has no single root drive, and
+// which drives the user can name instead.
+type ChooseError struct{ Msg string }
+
+func (e *ChooseError) Error() string { return e.Msg }
+
+// LevelGet reads the newest value of key from the LevelDB in dir (see
+// levelGet).
+func LevelGet(dir string, key []byte) (val []byte, found bool, err error) { return levelGet(dir, key) }
 
 // levelGet reads the newest value of key from the LevelDB in dir, read-only
 // and without the LOCK (the daemon may be running): the records of its
@@ -261,7 +271,7 @@ func levelTableGet(b, key []byte, consider func(seq uint64, kind byte, v []byte)
 func levelBlock(b, handle []byte) ([]byte, error) {
 	off, k1 := binary.Uvarint(handle)
 	size, k2 := binary.Uvarint(handle[max(k1, 0):])
-	if k1 <= 0 || k2 <= 0 || off+size+5 > uint64(len(b)) {
+	if k1 <= 0 || k2 <= 0 || off > uint64(len(b)) || size > uint64(len(b))-off || uint64(len(b))-off-size < 5 {
 		return nil, errors.New("bad block handle")
 	}
 	blk := b[off : off+size]
@@ -297,7 +307,7 @@ func levelEntries(blk []byte, fn func(k, v []byte) error) error {
 		}
 		p += k2
 		vlen, k3 := binary.Uvarint(blk[p:end])
-		if k3 <= 0 || shared > uint64(len(key)) || uint64(end-p-k3) < unshared+vlen {
+		if k3 <= 0 || shared > uint64(len(key)) || unshared > uint64(end-p-k3) || vlen > uint64(end-p-k3)-unshared {
 			return errors.New("bad block entry")
 		}
 		p += k3
@@ -338,7 +348,7 @@ func snappyDecode(src []byte) ([]byte, error) {
 				s += nb
 			}
 			length++
-			if length <= 0 || s+length > len(src) {
+			if length <= 0 || s+length > len(src) || uint64(len(dst)+length) > n {
 				return nil, bad
 			}
 			dst = append(dst, src[s:s+length]...)
@@ -366,7 +376,7 @@ func snappyDecode(src []byte) ([]byte, error) {
 			offset = int(binary.LittleEndian.Uint32(src[s+1:]))
 			s += 5
 		}
-		if offset <= 0 || offset > len(dst) {
+		if offset <= 0 || offset > len(dst) || uint64(len(dst)+length) > n {
 			return nil, bad
 		}
 		for i := 0; i < length; i++ { // may overlap

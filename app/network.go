@@ -1,0 +1,168 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hyperfs/hyperfs/discovery"
+	"github.com/hyperfs/hyperfs/peers"
+)
+
+// NetOptions say how a network finds and accepts peers.
+type NetOptions struct {
+	Peers       []string // host:port to connect to directly
+	Listen      string   // host:port to accept peers on
+	NoDiscovery bool     // no DHT, no multicast DNS
+	NoMDNS      bool     // no multicast DNS
+	Bootstrap   []string // DHT bootstrap nodes (host:port); nil: the public ones
+}
+
+// checkHostPort validates a host:port flag value.
+func checkHostPort(flag, v string, needHost bool) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return Usagef("%s %q: want host:port (for example 192.0.2.7:7777)", flag, v)
+	}
+	if needHost && host == "" {
+		return Usagef("%s %q: the host is missing (want host:port)", flag, v)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (needHost && n == 0) {
+		return Usagef("%s %q: the port must be a number from 1 to 65535", flag, v)
+	}
+	return nil
+}
+
+// Validate checks every address up front, so a typo is a one-line usage
+// error rather than a drive no peer sends.
+func (o NetOptions) Validate() error {
+	for _, p := range o.Peers {
+		if err := checkHostPort("--peer", p, true); err != nil {
+			return err
+		}
+	}
+	if o.Listen != "" {
+		if err := checkHostPort("--listen", o.Listen, false); err != nil {
+			return err
+		}
+	}
+	for _, b := range o.Bootstrap {
+		if err := checkHostPort("--bootstrap", b, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Network is a running set of peers and, unless turned off, discovery.
+type Network struct {
+	Peers *peers.Set
+	Swarm *discovery.Swarm // nil without discovery
+
+	mu    sync.Mutex
+	tried []string // addresses of the peers connected to or dialled
+}
+
+// StartNetwork connects s's store to peers until ctx is done.
+func StartNetwork(ctx context.Context, s *Storage, o NetOptions) (*Network, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Network{Peers: peers.New(s.Store, peers.Options{})}
+	for _, addr := range o.Peers {
+		n.addTried(addr)
+		n.Peers.Dial(ctx, addr)
+	}
+	if o.Listen != "" {
+		addr, err := n.Peers.Listen(ctx, o.Listen)
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		slog.Info("listening for peers", "addr", addr.String())
+	}
+	if !o.NoDiscovery {
+		opts := discovery.Options{NoMDNS: o.NoMDNS}
+		if len(o.Bootstrap) > 0 {
+			opts.Bootstrap = o.Bootstrap
+		}
+		sw, err := discovery.Listen(ctx, opts)
+		if err != nil {
+			n.Close()
+			return nil, fmt.Errorf("starting discovery (use --no-discovery to go without): %w", err)
+		}
+		n.Swarm = sw
+		go func() {
+			for {
+				c, err := sw.Accept(ctx)
+				if err != nil {
+					return
+				}
+				n.addTried(c.RemoteAddr().String())
+				go n.Peers.Serve(ctx, c, c.Initiator)
+			}
+		}()
+	}
+	return n, nil
+}
+
+func (n *Network) addTried(addr string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !slices.Contains(n.tried, addr) && len(n.tried) < 64 {
+		n.tried = append(n.tried, addr)
+	}
+}
+
+// Tried lists the addresses of the peers dialled or connected so far.
+func (n *Network) Tried() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.tried)
+}
+
+// Join announces and looks up a drive's discovery key.
+func (n *Network) Join(dk [32]byte) {
+	if n.Swarm == nil {
+		return
+	}
+	if err := n.Swarm.Join(dk, discovery.JoinOptions{Announce: true, Lookup: true}); err != nil {
+		slog.Warn("joining the swarm", "topic", fmt.Sprintf("%x", dk[:8]), "err", err)
+	}
+}
+
+// JoinUntil joins dk and, until done closes, joins it again every 10
+// seconds: a drive we wait for may be announced after our first lookup, and
+// the swarm's own refresh is minutes apart.
+func (n *Network) JoinUntil(done <-chan struct{}, dk [32]byte) {
+	n.Join(dk)
+	if n.Swarm == nil {
+		return
+	}
+	go func() {
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				n.Join(dk) // joining again starts a new DHT round
+			}
+		}
+	}()
+}
+
+// Close ends the replication streams, then discovery: closing the swarm
+// closes its uTP connections under them.
+func (n *Network) Close() {
+	n.Peers.Close()
+	if n.Swarm != nil {
+		n.Swarm.Close()
+	}
+}

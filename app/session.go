@@ -1,0 +1,260 @@
+package app
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hyperfs/hyperfs/daemonstore"
+	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
+	"github.com/hyperfs/hyperfs/hyperdrive"
+)
+
+// Options open a session.
+type Options struct {
+	Storage  string // storage folder; DefaultStorage() if empty
+	CacheMiB int64  // DefaultCacheMiB if 0
+	Net      NetOptions
+	// OpenTimeout bounds the wait for peers to send a remote drive.
+	OpenTimeout time.Duration
+}
+
+// Validate checks the options up front.
+func (o *Options) Validate() error {
+	if o.CacheMiB == 0 {
+		o.CacheMiB = DefaultCacheMiB
+	}
+	if err := CheckCacheMiB(o.CacheMiB); err != nil {
+		return &UsageError{err.Error()}
+	}
+	if o.OpenTimeout < 0 {
+		return Usagef("--timeout %s: must not be negative", o.OpenTimeout)
+	}
+	return o.Net.Validate()
+}
+
+// Session is an open storage and, once a drive needs one, its network.
+type Session struct {
+	*Storage
+	opts Options
+
+	netCtx  context.Context
+	stopNet context.CancelFunc
+	mu      sync.Mutex
+	net     *Network
+}
+
+// Open opens the storage folder dir (o.Storage if empty).
+func Open(o Options, dir string) (*Session, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if dir == "" {
+		dir = o.Storage
+	}
+	if dir == "" {
+		dir = DefaultStorage()
+	}
+	st, err := OpenStorage(dir, o.CacheMiB)
+	if err != nil {
+		return nil, err
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	return &Session{Storage: st, opts: o, netCtx: ctx, stopNet: stop}, nil
+}
+
+// Network returns the session's network, starting it on first use.
+func (s *Session) Network() (*Network, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.net != nil {
+		return s.net, nil
+	}
+	n, err := StartNetwork(s.netCtx, s.Storage, s.opts.Net)
+	if err != nil {
+		return nil, err
+	}
+	s.net = n
+	return n, nil
+}
+
+// Running returns the network if it was started, else nil.
+func (s *Session) Running() *Network {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.net
+}
+
+// Close stops the network and closes the storage.
+func (s *Session) Close() error {
+	s.stopNet()
+	if n := s.Running(); n != nil {
+		n.Close()
+	}
+	return s.Storage.Close()
+}
+
+// OpenDrive opens the drive t names: someone else's (by key) is first
+// brought up to date from peers, waiting up to the open timeout; with
+// t.Version, a read-only checkout of that version. withNet starts the
+// network for the default drive too (to serve it).
+func (s *Session) OpenDrive(ctx context.Context, t Target, withNet bool) (*hyperdrive.Drive, error) {
+	key := t.Key
+	if key == nil && s.Daemon {
+		// hyperdrive-daemon's storage has no default drive: its root drive.
+		k, err := daemonstore.RootKey(s.Dir)
+		if err != nil {
+			var ce *daemonstore.ChooseError
+			if errors.As(err, &ce) {
+				return nil, &UsageError{ce.Msg}
+			}
+			return nil, err
+		}
+		key = k
+	}
+	opts := hyperdrive.Options{Key: key, Sparse: true, Version: t.Version}
+	var n *Network
+	if key != nil || withNet {
+		var err error
+		if n, err = s.Network(); err != nil {
+			return nil, err
+		}
+		opts.Update = n.Peers.Update
+	}
+	if n != nil && key != nil {
+		opened := make(chan struct{})
+		defer close(opened)
+		n.JoinUntil(opened, hcrypto.DiscoveryKey(key))
+	}
+	timeout := s.opts.OpenTimeout
+	if timeout == 0 {
+		timeout = time.Minute
+	}
+	openCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	d, err := hyperdrive.Open(openCtx, s.Store, opts)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("no peer sent the drive within %s (%s; is anyone online with it? --peer host:port connects to one directly, --timeout waits longer): %w", timeout, s.triedNote(), err)
+		}
+		if t.Version != 0 && strings.Contains(err.Error(), "version") {
+			return nil, &HintError{fmt.Sprintf("drive %x has no version %d: %v", key, t.Version, err), err}
+		}
+		return nil, fmt.Errorf("opening drive: %w", err)
+	}
+	if n != nil && key == nil {
+		n.Join(d.DiscoveryKey())
+	}
+	return d, nil
+}
+
+func (s *Session) triedNote() string {
+	n := s.Running()
+	if n == nil {
+		return "no network"
+	}
+	tried := n.Tried()
+	if len(tried) == 0 {
+		return "no peer found"
+	}
+	return "peers tried: " + strings.Join(tried, ", ")
+}
+
+// Transferred is the bytes d's feeds (metadata and content) have fetched
+// from and sent to peers in this session.
+func (s *Session) Transferred(ctx context.Context, d *hyperdrive.Drive) (down, up uint64, peers int) {
+	n := s.Running()
+	if n == nil {
+		return 0, 0, 0
+	}
+	if r := n.Peers.Replicator(d.Metadata()); r != nil {
+		st := r.Stats()
+		down, up, peers = st.DownloadedBytes, st.UploadedBytes, len(r.Peers())
+	}
+	if c, err := d.Content(ctx); err == nil {
+		if r := n.Peers.Replicator(c); r != nil {
+			st := r.Stats()
+			down += st.DownloadedBytes
+			up += st.UploadedBytes
+		}
+	}
+	return down, up, peers
+}
+
+// ErrStalled is the cause of a command's end when no data arrived for its
+// stall timeout.
+var ErrStalled = errors.New("stalled")
+
+// WatchStall returns a context that ends with an error (ErrStalled, naming
+// the peers tried and the bytes fetched) once neither d's feeds fetch a
+// byte nor touch is called for timeout. A peer that comes back in time
+// resumes the work. timeout <= 0 never stalls.
+func (s *Session) WatchStall(ctx context.Context, d *hyperdrive.Drive, timeout time.Duration) (context.Context, func(), func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	if timeout <= 0 || d.Writable() {
+		return ctx, func() {}, func() { cancel(nil) }
+	}
+	var mu sync.Mutex
+	last := time.Now()
+	touch := func() {
+		mu.Lock()
+		last = time.Now()
+		mu.Unlock()
+	}
+	go func() {
+		tick := time.NewTicker(min(timeout/4, time.Second))
+		defer tick.Stop()
+		var seen uint64
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			down, _, _ := s.Transferred(ctx, d)
+			mu.Lock()
+			if down != seen {
+				seen, last = down, time.Now()
+			}
+			idle := time.Since(last)
+			mu.Unlock()
+			if idle >= timeout {
+				cancel(fmt.Errorf("%w: no data from peers for %s (%s; %s fetched): is a peer with the drive online? --stall-timeout waits longer", ErrStalled, timeout, s.triedNote(), HumanBytes(seen)))
+				return
+			}
+		}
+	}()
+	return ctx, touch, func() { cancel(nil) }
+}
+
+// Stalled returns the stall error behind err, if ctx ended by stalling.
+func Stalled(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrStalled) {
+		return cause
+	}
+	return err
+}
+
+// KeyString is a key in hex.
+func KeyString(k []byte) string { return hex.EncodeToString(k) }
+
+// HumanBytes formats a byte count with a binary unit.
+func HumanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
