@@ -286,3 +286,57 @@ func applyAttrs(f interface {
 	}
 	return nil
 }
+
+// Size counts the files below the drive path p (or p itself) and their
+// bytes, walking as Export does: mounted drives included, each entry once.
+func Size(ctx context.Context, d *hyperdrive.Drive, p string) (files int, bytes uint64, err error) {
+	st, err := d.Lstat(ctx, p)
+	if err != nil {
+		return 0, 0, err
+	}
+	var walk func(dp string, st *hyperdrive.Stat, depth int, mounts []string) error
+	walk = func(dp string, st *hyperdrive.Stat, depth int, mounts []string) error {
+		if st.IsFile() {
+			files++
+			bytes += st.Size
+			return nil
+		}
+		if !st.IsDir() || depth > maxDepth {
+			return nil
+		}
+		if st.Mount != nil && depth > 0 {
+			for _, k := range mounts {
+				if k == string(st.Mount.Key) {
+					return nil
+				}
+			}
+			mounts = mountKeys(mounts, st)
+		}
+		entries, err := d.Readdir(ctx, dp)
+		if errors.Is(err, hyperdrive.ErrMountCycle) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if !driveName(e.Name) {
+				continue
+			}
+			child := path.Join(dp, e.Name)
+			cst, err := d.Lstat(ctx, child)
+			if errors.Is(err, hyperdrive.ErrMountCycle) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := walk(child, cst, depth+1, mounts); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err = walk(path.Clean("/"+p), st, 0, []string{string(d.Key())})
+	return files, bytes, err
+}
