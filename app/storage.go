@@ -68,8 +68,10 @@ func OpenStorage(dir string, cacheMiB int64) (*Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The heap may use the cache budget plus working room.
-	debug.SetMemoryLimit(cacheMiB<<20 + 128<<20)
+	// The heap may use the cache budget plus working room; the cache
+	// holds what is worth keeping, so the rest is collected rather than
+	// left to grow the process by the heap's size again.
+	debug.SetMemoryLimit(cacheMiB<<20 + 48<<20)
 	st, err := corestore.Open(dir, corestore.Options{Cache: c})
 	if err != nil {
 		c.Close()

@@ -65,10 +65,12 @@ func (c nodeCache) put(n *node) {
 }
 
 // heapBytes estimates the memory n holds, which is what its cache entry
-// costs.
+// costs: its fields, plus allocOverhead for each of its allocations (the
+// node, key, value, split, hash and the trie's two slices).
 func (n *node) heapBytes() int64 {
+	const allocOverhead = 16
 	b := int(unsafe.Sizeof(*n)) + len(n.key) + len(n.value) + len(n.hash) +
-		len(n.split)*int(unsafe.Sizeof("")) + n.sparse.heapBytes()
+		len(n.split)*int(unsafe.Sizeof("")) + n.sparse.heapBytes() + 7*allocOverhead
 	for _, bucket := range n.trie {
 		b += int(unsafe.Sizeof(bucket)) + 8*cap(bucket)
 	}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/hyperfs/hyperfs/hypercore"
+	"github.com/hyperfs/hyperfs/hypercore/storage"
 )
 
 // TestNodesLiveInTheFeedCache checks that decoded nodes are kept in the
@@ -44,6 +47,45 @@ func TestNodesLiveInTheFeedCache(t *testing.T) {
 	after := c.Metrics()
 	if after.Hits == before.Hits {
 		t.Error("no node came from the feed's cache")
+	}
+	// A node decoded from its block leaves the decoded form in the cache,
+	// not the raw block as well.
+	uncached, err := hypercore.OpenStorage(storage.NewMemory(), hypercore.Options{Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uncached.Close()
+	for i := range feed.Length() {
+		b, err := feed.Get(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := uncached.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reader, err := New(uncached, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500 {
+		if _, err := reader.Get(ctx, fmt.Sprintf("d/f%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Wait()
+	_, uid := uncached.Cache()
+	decoded := 0
+	for seq := uint64(1); seq < uncached.Length(); seq++ {
+		if _, ok := c.GetBlock(uid, seq); ok {
+			t.Fatalf("raw block %d cached next to its decoded node", seq)
+		}
+		if _, ok := c.GetDecoded(uid, seq); ok {
+			decoded++
+		}
+	}
+	if decoded == 0 {
+		t.Error("no decoded node cached")
 	}
 }
 

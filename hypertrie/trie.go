@@ -230,6 +230,9 @@ func (t *Trie) getBySeq(ctx context.Context, seq uint64) (*node, error) {
 			return nil, fmt.Errorf("feed %x: %w", t.feed.Key(), err)
 		}
 		t.cache.put(n)
+		// The decoded node replaces the raw block the feed just cached:
+		// keeping both would spend the budget twice on one node.
+		t.cache.c.DelBlock(t.cache.id, seq)
 	}
 	// The reference means to skip only the reset node (key "", no value),
 	// but its check sees the value only after decoding it, so every node

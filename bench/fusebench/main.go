@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -120,6 +121,9 @@ func sizes(scale float64) sizeSet {
 		small: max(10, int(1000*scale)),
 	}
 }
+
+// memRoom is the heap allowed beyond the cache budget (app/storage.go).
+const memRoom = 48 << 20
 
 // hugeN are the huge folders' sizes.
 var hugeN []int
@@ -272,6 +276,8 @@ func pattern(n int64, seed byte) []byte {
 func treeFile(i int) string { return fmt.Sprintf("d%03d/f%05d.txt", i/100, i) }
 
 func openDrive(storeDir string, cacheBytes int64) (*hfs.Drive, func(), error) {
+	// As hyperfs does: the heap may use the cache budget plus working room.
+	debug.SetMemoryLimit(cacheBytes + memRoom)
 	ch, err := cache.New(cache.Options{MaxBytes: cacheBytes})
 	if err != nil {
 		return nil, nil, err
