@@ -46,6 +46,7 @@ type Session struct {
 	stopNet context.CancelFunc
 	mu      sync.Mutex
 	net     *Network
+	drives  map[string]*shared // open drives by "<key hex>+<version>" ("" key: the default drive)
 }
 
 // Open opens the storage folder dir (o.Storage if empty).
@@ -257,4 +258,85 @@ func HumanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// shared is a drive opened once for every user in the session (a mount
+// and the commands a service runs on it): two writers of one drive in one
+// process would race their appends.
+type shared struct {
+	ready chan struct{} // closed once d or err is set
+	d     *hyperdrive.Drive
+	err   error
+	refs  int
+	names []string // its labels in Session.drives
+}
+
+// Drive opens the drive t names as OpenDrive does, or returns the one
+// already open for it in this session. release gives it back; the last
+// release closes it.
+func (s *Session) Drive(ctx context.Context, t Target, withNet bool) (d *hyperdrive.Drive, release func(), err error) {
+	label := fmt.Sprintf("%x+%d", []byte(t.Key), t.Version)
+	s.mu.Lock()
+	if s.drives == nil {
+		s.drives = map[string]*shared{}
+	}
+	sh := s.drives[label]
+	if sh == nil {
+		sh = &shared{ready: make(chan struct{}), names: []string{label}}
+		s.drives[label] = sh
+		s.mu.Unlock()
+		sh.d, sh.err = s.OpenDrive(ctx, t, withNet)
+		s.mu.Lock()
+		if sh.err != nil {
+			delete(s.drives, label)
+		} else if t.Key == nil {
+			// The default drive is the same drive by its key.
+			byKey := fmt.Sprintf("%x+%d", []byte(sh.d.Key()), t.Version)
+			if s.drives[byKey] == nil {
+				s.drives[byKey] = sh
+				sh.names = append(sh.names, byKey)
+			}
+		}
+		close(sh.ready)
+	} else {
+		s.mu.Unlock()
+		select {
+		case <-sh.ready:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+		s.mu.Lock()
+	}
+	if sh.err != nil {
+		s.mu.Unlock()
+		return nil, nil, sh.err
+	}
+	if withNet && t.Key == nil {
+		s.mu.Unlock()
+		if n, err := s.Network(); err == nil { // serve a drive opened without
+			n.Join(sh.d.DiscoveryKey())
+		}
+		s.mu.Lock()
+	}
+	sh.refs++
+	s.mu.Unlock()
+	var once sync.Once
+	return sh.d, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			sh.refs--
+			last := sh.refs == 0
+			if last {
+				for _, n := range sh.names {
+					if s.drives[n] == sh {
+						delete(s.drives, n)
+					}
+				}
+			}
+			s.mu.Unlock()
+			if last {
+				sh.d.Close()
+			}
+		})
+	}, nil
 }

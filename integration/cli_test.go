@@ -413,9 +413,13 @@ func TestCLIErrors(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "fuse3") {
 		t.Errorf("no FUSE: exit %d: %s", code, out)
 	}
-	// A mounted storage folder is locked for a second instance.
+	// A storage another process holds (not a hyperfs service) is locked.
 	storage := filepath.Join(t.TempDir(), "st")
-	mountCLI(t, env, "--no-discovery", "--storage", storage, t.TempDir())
+	held, err := corestore.Open(storage, corestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
 	// A folder something is mounted on is refused.
 	used := t.TempDir()
 	mountCLI(t, env, "--no-discovery", "--storage", filepath.Join(t.TempDir(), "st2"), used)

@@ -87,18 +87,18 @@ func (c *cli) withDrive(df *driveFlags, arg string, fn func(ctx context.Context,
 	if err != nil {
 		return err
 	}
-	s, err := app.Open(c.options(df), t.Dir)
+	s, done, err := c.session(c.options(df), t.Dir)
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	ctx, stop := signalContext()
+	defer done()
+	ctx, stop := c.context()
 	defer stop()
-	d, err := s.OpenDrive(ctx, t, false)
+	d, release, err := s.Drive(ctx, t, false)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	defer release()
 	sctx, touch, cancel := s.WatchStall(ctx, d, df.stall)
 	defer cancel()
 	return app.Stalled(sctx, fn(sctx, s, d, t, touch))
@@ -126,11 +126,19 @@ func (c *cli) createCmd() *cobra.Command {
 				return fmt.Errorf("%s already holds a drive: mount it with hyperfs mount %s <mountpoint>", dir, dir)
 			}
 		}
-		s, err := app.Open(c.options(nil), dir)
+		var s *app.Session
+		var done func()
+		var err error
+		if dir != "" {
+			s, err = app.Open(c.options(nil), c.abs(dir))
+			done = func() { s.Close() }
+		} else {
+			s, done, err = c.session(c.options(nil), "")
+		}
 		if err != nil {
 			return err
 		}
-		defer s.Close()
+		defer done()
 		store := s.Store
 		if dir == "" {
 			// Each new drive in the shared storage gets its own

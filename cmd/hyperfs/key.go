@@ -74,12 +74,12 @@ func (c *cli) drivesCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		s, err := app.Open(c.options(nil), "")
+		s, done, err := c.session(c.options(nil), "")
 		if err != nil {
 			return err
 		}
-		defer s.Close()
-		ctx, stop := signalContext()
+		defer done()
+		ctx, stop := c.context()
 		defer stop()
 		drives, err := s.Drives(ctx)
 		if err != nil {

@@ -10,6 +10,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -73,10 +74,20 @@ type cli struct {
 	logLevel string
 	logFile  string
 	logClose func()
+
+	// In a service: the service, the request's context and the client's
+	// working folder.
+	svc *app.Service
+	ctx context.Context
+	cwd string
 }
 
 func run(args []string, std *streams) int {
-	c := &cli{std: std}
+	return (&cli{std: std}).run(args)
+}
+
+func (c *cli) run(args []string) int {
+	std := c.std
 	root := c.rootCmd()
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
@@ -85,6 +96,10 @@ func run(args []string, std *streams) int {
 	}
 	if err == nil {
 		return exitOK
+	}
+	var fw forwarded
+	if errors.As(err, &fw) {
+		return fw.code
 	}
 	code := exitCode(err)
 	name := "hyperfs"
@@ -126,7 +141,12 @@ or dat://…, or by a storage folder (a corestore, or hyperdrive-daemon's
 			cmd.Usage()
 			return usagef("a command is missing")
 		},
-		PersistentPreRunE: func(cmd *cobra.Command, args []string) error { return c.setup() },
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.setup(); err != nil {
+				return err
+			}
+			return c.maybeForward(cmd, args)
+		},
 	}
 	root.SetIn(c.std.stdin)
 	root.SetOut(c.std.stdout)
@@ -147,6 +167,15 @@ or dat://…, or by a storage folder (a corestore, or hyperdrive-daemon's
 		&cobra.Group{ID: "net", Title: "Sharing:"},
 		&cobra.Group{ID: "keys", Title: "Keys and feeds:"},
 	)
+	defer func() {
+		// The commands that run inside a storage's service when one runs,
+		// and which of their arguments are local paths.
+		for _, sub := range root.Commands() {
+			if local, ok := map[string]string{"create": "0", "info": "", "ls": "", "cat": "", "download": "", "import": "0", "export": "1", "drives": "", "mount": "last"}[sub.Name()]; ok {
+				forwardable(sub, local)
+			}
+		}
+	}()
 	root.SetHelpCommandGroupID("keys")
 	root.SetCompletionCommandGroupID("keys")
 	for _, sub := range []*cobra.Command{
@@ -177,6 +206,9 @@ func (c *cli) setup() error {
 	}
 	if err := app.CheckCacheMiB(c.cacheMiB); err != nil {
 		return &usageError{Msg: err.Error()}
+	}
+	if c.svc != nil {
+		return nil // the service logs as it was started
 	}
 	level := slog.LevelWarn
 	if v := os.Getenv("HYPERFS_DEBUG"); v != "" && v != "0" && v != "false" {

@@ -99,7 +99,7 @@ or as a mount type, with /sbin/mount.hyperfs linked to hyperfs:
 		if err != nil {
 			return err
 		}
-		if daemon && os.Getenv(childEnv) == "" {
+		if daemon && os.Getenv(childEnv) == "" && c.svc == nil {
 			return c.daemonize()
 		}
 		return c.mount(&df, t, dir, fo)
@@ -107,35 +107,83 @@ or as a mount type, with /sbin/mount.hyperfs linked to hyperfs:
 	return cmd
 }
 
-// mount serves drive t on dir until a signal or an unmount.
+// mount serves drive t on dir until a signal or an unmount. The process
+// becomes its storage's service: later commands on the storage, and more
+// mounts, run in it; it ends once every mount it serves is unmounted. In a
+// service (a mount another hyperfs forwarded), it mounts and returns.
 func (c *cli) mount(df *driveFlags, t app.Target, dir string, fo hfs.Options) error {
-	ctx, stop := signalContext()
-	defer stop()
-	abs, err := app.CheckMountpoint(dir)
+	abs, err := app.CheckMountpoint(c.abs(dir))
 	if err != nil {
 		return err
 	}
+	if c.svc != nil {
+		m, ready, err := c.mountIn(c.ctx, c.svc.S, t, abs, fo)
+		if err != nil {
+			return err
+		}
+		c.svc.AddMount(m)
+		fmt.Fprintln(c.std.stdout, ready)
+		return nil
+	}
+	ctx, stop := signalContext()
+	defer stop()
 	s, err := app.Open(c.options(df), t.Dir)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	var svc *app.Service
+	svc, err = app.Serve(s, serviceHandler(&svc))
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	m, ready, err := c.mountIn(ctx, s, t, abs, fo)
+	if err != nil {
+		return err
+	}
+	svc.AddMount(m)
+	fmt.Fprintln(c.std.stdout, ready)
+	signalReady(ready)
+	sdNotify("READY=1\nSTATUS=" + ready)
+	idle := make(chan struct{})
+	go func() {
+		svc.WaitIdle(ctx)
+		close(idle)
+	}()
+	select {
+	case <-ctx.Done():
+		sdNotify("STOPPING=1")
+		unmountOnSignal(c.std, m.Server(), abs, m.Done())
+		svc.UnmountAll()
+	case <-idle:
+	}
+	return nil
+}
+
+// mountIn opens drive t in s and mounts it on abs; the drive is given back
+// once the folder is unmounted. It returns the ready line.
+func (c *cli) mountIn(ctx context.Context, s *app.Session, t app.Target, abs string, fo hfs.Options) (*app.Mount, string, error) {
 	waiting := time.AfterFunc(2*time.Second, func() {
 		fmt.Fprintln(c.std.stderr, "waiting for peers to send the drive…")
 	})
-	d, err := s.OpenDrive(ctx, t, true)
+	d, release, err := s.Drive(ctx, t, true)
 	waiting.Stop()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	defer d.Close()
 	m, err := s.MountDrive(d, abs, fo)
 	if err != nil {
-		return err
+		release()
+		return nil, "", err
 	}
 	statsCtx, stopStats := context.WithCancel(context.Background())
-	defer stopStats()
 	go reportStats(statsCtx, s, m, t.Version)
+	go func() {
+		<-m.Done()
+		stopStats()
+		release()
+	}()
 	mode := "read-write"
 	if m.ReadOnly {
 		mode = "read-only"
@@ -144,17 +192,7 @@ func (c *cli) mount(df *driveFlags, t app.Target, dir string, fo hfs.Options) er
 	if t.Version != 0 {
 		version = fmt.Sprintf(" at version %d", t.Version)
 	}
-	ready := fmt.Sprintf("%s%s (drive %s%s, %s)", readyPrefix, abs, hex.EncodeToString(d.Key()), version, mode)
-	fmt.Fprintln(c.std.stdout, ready)
-	signalReady(ready)
-	sdNotify("READY=1\nSTATUS=" + ready)
-	select {
-	case <-ctx.Done():
-		sdNotify("STOPPING=1")
-		unmountOnSignal(c.std, m.Server(), abs, m.Done())
-	case <-m.Done():
-	}
-	return nil
+	return m, fmt.Sprintf("%s%s (drive %s%s, %s)", readyPrefix, abs, hex.EncodeToString(d.Key()), version, mode), nil
 }
 
 // signalReady writes the ready line to the pipe a --daemon parent waits on.

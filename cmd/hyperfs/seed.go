@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -88,7 +89,7 @@ func (c *cli) storageID() string {
 }
 
 // driveStats is what a running hyperfs reports for one drive it serves, in
-// <state>/stats/<key>-<pid>.json, for hyperfs stats and hyperfs mounts.
+// <state>/stats/<key>-<pid>-<where>.json, for hyperfs stats and hyperfs mounts.
 type driveStats struct {
 	Key             string    `json:"key"`
 	PID             int       `json:"pid"`
@@ -116,7 +117,10 @@ func reportDriveStats(ctx context.Context, s *app.Session, d *hyperdrive.Drive, 
 		return
 	}
 	key := hex.EncodeToString(d.Key())
-	file := filepath.Join(statsDir(), fmt.Sprintf("%s-%d.json", key, os.Getpid()))
+	// One file per drive and mountpoint: a service mounts one drive twice
+	// (a version beside the latest).
+	where := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d", mountpoint, checkout)))
+	file := filepath.Join(statsDir(), fmt.Sprintf("%s-%d-%x.json", key, os.Getpid(), where[:4]))
 	defer os.Remove(file)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
@@ -290,6 +294,12 @@ func (c *cli) serveCmd() *cobra.Command {
 		if _, err := s.Network(); err != nil {
 			return err
 		}
+		// The storage's service: later commands on it run here.
+		var svc *app.Service
+		if svc, err = app.Serve(s, serviceHandler(&svc)); err != nil {
+			return err
+		}
+		defer svc.Close()
 		var drives []*hyperdrive.Drive
 		defer func() {
 			for _, d := range drives {
@@ -317,6 +327,7 @@ func (c *cli) serveCmd() *cobra.Command {
 		sdNotify(fmt.Sprintf("READY=1\nSTATUS=serving %d drives", len(drives)))
 		<-ctx.Done()
 		sdNotify("STOPPING=1")
+		svc.UnmountAll()
 		return nil
 	}
 	return cmd

@@ -1,0 +1,125 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hyperfs/hyperfs/app"
+)
+
+// TestServiceRunsCommands: the first mount of a storage is its service.
+// While it runs, info, import, drives and a second mount (of a version)
+// on the same storage go through its control socket instead of failing on
+// the locked storage; mounts lists both; the service ends with its last
+// mount.
+func TestServiceRunsCommands(t *testing.T) {
+	env := cliEnv(t)
+	st := filepath.Join(t.TempDir(), "st")
+	mnt := t.TempDir()
+	first := mountCLI(t, env, "--no-discovery", "--storage", st, mnt)
+	sock := app.SocketPath(st)
+	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("control socket %s: %v %v", sock, fi, err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "through-mount.txt"), []byte("v1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCLIWithin(t, time.Minute, env, "info", "--json", "--storage", st)
+	var info struct {
+		Key      string
+		Writable bool
+		Version  uint64
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &info) != nil || !info.Writable {
+		t.Fatalf("info through the service: exit %d: %s", code, out)
+	}
+	// import a relative folder: paths are the client's.
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "imported.txt"), []byte("imported"), 0o644)
+	cmd := []string{"import", ".", "--storage", st}
+	code, out = runCLIIn(t, src, env, cmd...)
+	if code != 0 || !strings.Contains(out, "1 files imported") {
+		t.Fatalf("import through the service: exit %d: %s", code, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(filepath.Join(mnt, "imported.txt"))
+		if err == nil && string(b) == "imported" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("imported file not visible in the mount: %q %v", b, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A second mount, of the version before the import, in the same process.
+	mnt2 := t.TempDir()
+	code, out = runCLIWithin(t, time.Minute, env, "mount", fmt.Sprintf("%s+%d", info.Key, info.Version), mnt2, "--no-discovery", "--storage", st)
+	if code != 0 || !strings.Contains(out, "mounted "+mnt2) {
+		t.Fatalf("second mount: exit %d: %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(mnt2, "imported.txt")); err == nil {
+		t.Error("the version mount shows a later file")
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt2, "through-mount.txt")); err != nil || string(b) != "v1" {
+		t.Errorf("version mount: %q %v", b, err)
+	}
+	var mounts []struct {
+		Mountpoint string
+		Key        string
+		PID        int
+		Writable   bool
+		Checkout   bool
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		code, out = runCLI(t, env, "mounts", "--json")
+		json.Unmarshal([]byte(out), &mounts)
+		if len(mounts) == 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code != 0 || len(mounts) != 2 || mounts[0].PID != mounts[1].PID {
+		t.Fatalf("mounts: exit %d: %s", code, out)
+	}
+	for _, m := range mounts {
+		if m.Key != info.Key || (m.Mountpoint == mnt2) != m.Checkout || (m.Mountpoint == mnt2) == m.Writable {
+			t.Errorf("mounts entry %+v", m)
+		}
+	}
+	// The second mount goes; the service keeps serving the first.
+	if code, out := runCLI(t, env, "unmount", mnt2); code != 0 {
+		t.Fatalf("unmount: %d %s", code, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(mnt, "imported.txt")); err != nil || string(b) != "imported" {
+		t.Fatalf("first mount after the second went: %q %v", b, err)
+	}
+	if err := first.stop(t, mnt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sock); err == nil {
+		t.Error("control socket left behind")
+	}
+	var st1 syscall.Stat_t
+	if syscall.Stat(mnt2, &st1) != nil {
+		t.Error("second mountpoint left dead")
+	}
+}
+
+// runCLIIn runs hyperfs in the folder dir.
+func runCLIIn(t *testing.T, dir string, env []string, args ...string) (int, string) {
+	t.Helper()
+	wd, _ := os.Getwd()
+	if err := os.Chdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chdir(wd)
+	return runCLIWithin(t, time.Minute, env, args...)
+}
