@@ -155,6 +155,14 @@ func resolveStored(masterKey []byte, folder string, k keys) (_ keys, ok bool, er
 	if err != nil {
 		return k, false, err
 	}
+	if k.name != nil && bytes.Equal(storedKey, k.publicKey) && !bytes.Equal(name, k.name) {
+		// Asked for by its name, and the key file agrees: the name file is
+		// missing or damaged. Write it again.
+		if err := os.WriteFile(filepath.Join(folder, "name"), EncodeName(k.name), 0o644); err != nil {
+			return k, false, err
+		}
+		return k, true, nil
+	}
 	if name != nil {
 		d, err := namedKeys(masterKey, name)
 		if err != nil {

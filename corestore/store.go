@@ -67,6 +67,9 @@ type Options struct {
 	// MasterKey replaces the master_key file (which is then neither read
 	// nor written, as in the reference).
 	MasterKey []byte
+	// NoVerifyReads turns off the check of blocks read back from disk
+	// against their feed's merkle tree (hypercore.Options.NoVerifyReads).
+	NoVerifyReads bool
 	// Cache is shared by every feed of the store; nil uses none.
 	Cache *cache.Cache
 	// Logger receives diagnostics; nil uses slog.Default().
@@ -99,6 +102,7 @@ type inner struct {
 	masterKey []byte
 	cache     *cache.Cache
 	log       *slog.Logger
+	noVerify  bool
 	lock      *os.File // master_key, flocked; nil with Options.MasterKey
 
 	mu      sync.Mutex
@@ -119,7 +123,7 @@ type entry struct {
 
 // Open opens (creating if needed) the store kept in dir.
 func Open(dir string, opts Options) (*Store, error) {
-	in := &inner{dir: dir, cache: opts.Cache, log: opts.Logger, cores: map[[32]byte]*entry{}, onFeed: map[int]func(*hypercore.Feed){}, onClose: map[int]func(*hypercore.Feed){}}
+	in := &inner{dir: dir, cache: opts.Cache, log: opts.Logger, noVerify: opts.NoVerifyReads, cores: map[[32]byte]*entry{}, onFeed: map[int]func(*hypercore.Feed){}, onClose: map[int]func(*hypercore.Feed){}}
 	if in.log == nil {
 		in.log = slog.Default()
 	}
@@ -131,6 +135,9 @@ func Open(dir string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("corestore %s: master key has %d bytes, want 32", dir, len(opts.MasterKey))
 		}
 		in.masterKey = append([]byte(nil), opts.MasterKey...)
+		if err := checkMasterKey(dir, in.masterKey); err != nil {
+			return nil, fmt.Errorf("corestore %s: the master key given does not derive the feeds stored here: %w", dir, err)
+		}
 	} else if err := in.loadMasterKey(); err != nil {
 		return nil, fmt.Errorf("corestore %s: %w", dir, err)
 	}
@@ -159,6 +166,17 @@ func (in *inner) loadMasterKey() error {
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	if n < 32 {
+		// The reference replaces a missing or short key with a new one.
+		// That is only safe in a store without feeds derived from the old
+		// key: otherwise the user's drives would silently give way to new,
+		// empty ones.
+		if err := checkMasterKey(in.dir, nil); err != nil {
+			f.Close()
+			if n == 0 {
+				return fmt.Errorf("%s is missing or empty, but %w", p, err)
+			}
+			return fmt.Errorf("%s has %d bytes, not 32 (it is truncated), and %w", p, n, err)
+		}
 		if _, err := rand.Read(key); err != nil {
 			f.Close()
 			return err
@@ -167,6 +185,9 @@ func (in *inner) loadMasterKey() error {
 			f.Close()
 			return fmt.Errorf("%s: %w", p, err)
 		}
+	} else if err := checkMasterKey(in.dir, key); err != nil {
+		f.Close()
+		return fmt.Errorf("%s does not derive the feeds stored here (was it replaced or damaged?): %w", p, err)
 	}
 	in.masterKey, in.lock = key, f
 	return nil
@@ -273,6 +294,7 @@ func (s *Store) open(k keys, sparse bool) (*Core, error) {
 			SecretKey:          k.secretKey,
 			DontStoreSecretKey: k.name != nil,
 			Sparse:             sparse,
+			NoVerifyReads:      s.noVerify,
 			Cache:              s.cache,
 			Logger:             s.log,
 		})

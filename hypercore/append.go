@@ -31,6 +31,10 @@ func (f *Feed) Append(blocks ...[]byte) (uint64, error) {
 		f.mu.Unlock()
 		return 0, ErrClosed
 	}
+	if f.appendErr != nil {
+		f.mu.Unlock()
+		return 0, f.appendErr
+	}
 	start := f.length
 	if len(blocks) == 0 {
 		f.mu.Unlock()
@@ -115,6 +119,7 @@ func (f *Feed) appendLocked(blocks [][]byte, total int) error {
 		f.bits.Set(i, true)
 		f.tree.Set(2 * i)
 	}
+	f.verified.set(f.length, newLength) // written from the bytes just hashed
 	f.length = newLength
 	f.byteLength += uint64(total)
 	f.roots = roots

@@ -28,7 +28,9 @@ func (f *Feed) Audit() (AuditReport, error) {
 		f.mu.Lock()
 		if ok {
 			rep.Valid++
+			f.verified.set(i, i+1)
 		} else {
+			f.verified.unset(i)
 			rep.Invalid++
 			rep.Bad = append(rep.Bad, i)
 			f.bits.Set(i, false)
@@ -77,6 +79,7 @@ func (f *Feed) Clear(start, end uint64) error {
 	for i := start; i < end; i++ {
 		if f.bits.Set(i, false) {
 			modified = true
+			f.verified.unset(i)
 			if f.cache != nil {
 				f.cache.DelBlock(f.cacheID, i)
 			}

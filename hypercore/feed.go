@@ -54,11 +54,14 @@ type Options struct {
 	Sparse bool
 	// DontStoreSecretKey keeps the secret key out of storage.
 	DontStoreSecretKey bool
-	// VerifyReads hashes every block read back from disk against its tree
-	// node, so a corrupt data file gives ErrCorrupt rather than wrong bytes.
-	// The reference never does this (Audit finds such blocks); it costs one
-	// BLAKE2b pass over everything read.
-	VerifyReads bool
+	// NoVerifyReads turns off the check of blocks read from local storage
+	// against their tree node. By default each stored block is hashed
+	// (once per open feed) before it is handed out, so bit rot or a
+	// damaged data file gives ErrCorrupt and clears the block for peers to
+	// send again, rather than serving wrong bytes. The reference never
+	// does this (its Audit finds such blocks); set it for disks you trust
+	// to spare one BLAKE2b pass over everything read.
+	NoVerifyReads bool
 	// Cache holds decoded nodes and blocks; nil uses no cache.
 	Cache *cache.Cache
 	// Logger receives diagnostics; nil uses slog.Default().
@@ -72,6 +75,7 @@ type Feed struct {
 	discoveryKey [32]byte
 	sparse       bool
 	verifyReads  bool
+	verified     verifiedSet // blocks whose stored bytes were checked
 	log          *slog.Logger
 	store        storage.Storage
 	cache        *cache.Cache
@@ -88,6 +92,7 @@ type Feed struct {
 	tree       *treeindex.TreeIndex // guarded by mu: view of bits' tree part
 	roots      []hcrypto.Node       // guarded by mu: merkle roots of length, writers only
 	closed     bool                 // guarded by mu
+	appendErr  error                // guarded by mu: why appends are refused, nil if they are not
 	lastSync   time.Time            // guarded by mu: when bitfield pages were last written
 	syncTimer  *time.Timer          // guarded by mu: pending write of downloaded blocks' pages
 	waiting    map[uint64][]chan struct{}
@@ -108,7 +113,7 @@ func OpenStorage(st storage.Storage, opts Options) (_ *Feed, err error) {
 	f := &Feed{
 		store:       st,
 		sparse:      opts.Sparse,
-		verifyReads: opts.VerifyReads,
+		verifyReads: !opts.NoVerifyReads,
 		log:         opts.Logger,
 		cache:       opts.Cache,
 		waiting:     map[uint64][]chan struct{}{},
@@ -148,6 +153,7 @@ func OpenStorage(st storage.Storage, opts Options) (_ *Feed, err error) {
 }
 
 func (f *Feed) open(opts Options) error {
+	restoredKey := false
 	storedKey, err := readOptional(f.keyFile, hcrypto.PublicKeySize)
 	if err != nil {
 		return err
@@ -161,8 +167,18 @@ func (f *Feed) open(opts Options) error {
 		return err
 	}
 	overwrite := opts.Overwrite
-	if storedKey == nil && len(pages) > 0 {
-		overwrite = true // data we cannot verify without a key
+	if storedKey == nil && !overwrite {
+		// A feed whose key file is gone keeps its data: it is opened with
+		// the key the caller gives (and checked against the signatures
+		// below), never silently started over.
+		held, err := f.holdsData(pages)
+		if err != nil {
+			return err
+		}
+		if held && opts.PublicKey == nil && opts.SecretKey == nil {
+			return fmt.Errorf("%s is missing or empty, but the feed holds data that needs its key to be verified: restore the file, or open the feed by its key: %w", f.keyFile.Name(), ErrCorrupt)
+		}
+		restoredKey = held
 	}
 	if overwrite {
 		storedKey, storedSecret, pages = nil, nil, nil
@@ -222,9 +238,28 @@ func (f *Feed) open(opts Options) error {
 	if err := writeFull(f.treeFile, fileHeader(headerTree, nodeRecordSize, "BLAKE2b"), 0); err != nil {
 		return err
 	}
+	if overwrite {
+		// Everything goes: signatures left behind would later look like
+		// blocks signed beyond the feed's length.
+		for _, t := range []struct {
+			file storage.File
+			size int64
+		}{{f.bitfieldFile, headerSize}, {f.sigFile, headerSize}, {f.treeFile, headerSize}, {f.dataFile, 0}} {
+			if err := t.file.Truncate(t.size); err != nil {
+				return fmt.Errorf("%s: %w", t.file.Name(), err)
+			}
+		}
+	}
+	// The keys are written once the stored feed is known to verify with them.
+	if err := f.settle(restoredKey); err != nil {
+		return err
+	}
 	if generated || !bytes.Equal(storedKey, key) {
 		if err := writeFull(f.keyFile, key, 0); err != nil {
 			return err
+		}
+		if restoredKey {
+			f.log.Warn("restored the missing key file: the stored feed verifies with the key it was opened with", "file", f.keyFile.Name())
 		}
 	}
 	if secret != nil && !opts.DontStoreSecretKey && !bytes.Equal(storedSecret, secret) {
@@ -232,13 +267,34 @@ func (f *Feed) open(opts Options) error {
 			return err
 		}
 	}
-	if overwrite {
-		if err := f.bitfieldFile.Truncate(headerSize); err != nil {
-			return fmt.Errorf("%s: %w", f.bitfieldFile.Name(), err)
-		}
-	}
+	return nil
+}
 
+// settle takes the feed's length from the bitfield's tree bits, as the
+// reference does, then checks it against the signatures (see repair.go):
+// a bitfield behind the signed tree is rebuilt, and a writer whose stored
+// signatures cannot be reconciled with its tree refuses to append.
+func (f *Feed) settle(restoredKey bool) error {
 	f.length = f.tree.Blocks()
+	floor := uint64(0)
+	if f.length > 0 {
+		floor = f.length - 1
+	}
+	signed, highest, err := f.signedLength(floor)
+	if err != nil {
+		return err
+	}
+	if signed > f.length {
+		f.log.Warn("the bitfield is behind the signed tree; rebuilding it",
+			"file", f.bitfieldFile.Name(), "bitfield length", f.length, "signed length", signed)
+		if err := f.rebuildBitfieldLocked(signed); err != nil {
+			return err
+		}
+		f.length = signed
+	}
+	if restoredKey && f.length > 0 && signed == 0 {
+		return fmt.Errorf("%s is missing and the stored feed does not verify with key %x: %w", f.keyFile.Name(), []byte(f.key), ErrWrongKey)
+	}
 	f.live = true
 	for retry := true; ; retry = false {
 		if f.length > 0 {
@@ -251,6 +307,18 @@ func (f *Feed) open(opts Options) error {
 			continue
 		}
 		if err != nil {
+			// The bits name nodes the tree does not hold: go back to the
+			// longest length the signatures prove, if there is one.
+			if best, _, serr := f.signedLength(0); serr == nil && best > 0 {
+				f.log.Warn("the bitfield names tree nodes that are not stored; rebuilding it",
+					"file", f.bitfieldFile.Name(), "err", err, "signed length", best)
+				if rerr := f.rebuildBitfieldLocked(best); rerr != nil {
+					return fmt.Errorf("%w (rebuilding: %w)", err, rerr)
+				}
+				f.length = best
+				signed = best
+				continue
+			}
 			return err
 		}
 		f.byteLength = 0
@@ -262,7 +330,24 @@ func (f *Feed) open(opts Options) error {
 		}
 		break
 	}
-	if f.secretKey != nil && !f.live {
+	if f.secretKey == nil {
+		return nil
+	}
+	if err := f.restoreBlocksLocked(4096); err != nil {
+		return err
+	}
+	switch {
+	case highest >= int64(f.length):
+		// Signatures beyond the length we can prove: appending here would
+		// sign other blocks at indexes peers may already have.
+		f.appendErr = fmt.Errorf("%s holds a signature for block %d but the tree in %s proves only %d blocks; appending would fork the feed (restore the files or fetch the feed from a peer): %w",
+			f.sigFile.Name(), highest, f.treeFile.Name(), f.length, ErrCorrupt)
+		f.log.Error("refusing appends to a damaged feed", "err", f.appendErr)
+	case f.live && signed != f.length && f.length > 0:
+		f.appendErr = fmt.Errorf("the signature of block %d in %s does not verify against the tree in %s; appending would sign a damaged tree (restore the files or fetch the feed from a peer): %w",
+			f.length-1, f.sigFile.Name(), f.treeFile.Name(), ErrCorrupt)
+		f.log.Error("refusing appends to a damaged feed", "err", f.appendErr)
+	case !f.live:
 		// The reference turns such a feed unsigned; a writer here keeps
 		// signing so peers can keep verifying it.
 		f.log.Warn("writable feed has no signature for its head; signing from now on",
@@ -270,6 +355,23 @@ func (f *Feed) open(opts Options) error {
 		f.live = true
 	}
 	return nil
+}
+
+// holdsData reports whether the feed's files hold anything beyond headers.
+func (f *Feed) holdsData(pages []byte) (bool, error) {
+	if !isBlank(pages) {
+		return true, nil
+	}
+	for _, file := range []interface{ Size() (int64, error) }{f.treeFile, f.sigFile} {
+		n, err := file.Size()
+		if err != nil {
+			return false, err
+		}
+		if n > headerSize {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // readOptional reads a whole small file (key, secret_key); nil if absent.
@@ -305,7 +407,12 @@ func (f *Feed) readBitfield() ([]byte, int, error) {
 			return nil, 0, err
 		}
 		if ps := int(hdr[5])<<8 | int(hdr[6]); ps != bitfield.PageSize {
-			return nil, 0, fmt.Errorf("%s: page size %d is not supported (want %d)", f.bitfieldFile.Name(), ps, bitfield.PageSize)
+			// No writer uses another page size: this is a damaged header,
+			// and pages behind it cannot be trusted either. The feed
+			// starts from an empty bitfield, which settle rebuilds from
+			// the tree and signatures.
+			f.log.Warn("bitfield header is damaged; ignoring the bitfield", "file", f.bitfieldFile.Name(), "page size", ps)
+			return nil, pageSize, nil
 		}
 	}
 	if size <= headerSize {
@@ -406,4 +513,33 @@ func (f *Feed) closeFiles() error {
 		}
 	}
 	return first
+}
+
+// Sync writes pending bitfield pages and commits the feed's data, tree,
+// signatures and bitfield files to stable storage (fsync), so that what
+// was appended or downloaded so far survives a power loss, not only a
+// crash of the process.
+func (f *Feed) Sync() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return ErrClosed
+	}
+	if f.syncTimer != nil {
+		f.syncTimer.Stop()
+		f.syncTimer = nil
+	}
+	err := f.syncBitfieldLocked()
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	// The bitfield goes last, as its writes do: once it is durable, what
+	// it marks stored is durable too.
+	for _, file := range []storage.File{f.dataFile, f.treeFile, f.sigFile, f.keyFile, f.bitfieldFile} {
+		if err := file.Sync(); err != nil {
+			return fmt.Errorf("%s: sync: %w", file.Name(), err)
+		}
+	}
+	return nil
 }

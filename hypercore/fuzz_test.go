@@ -32,6 +32,10 @@ func FuzzOpenStorage(f *testing.F) {
 	f.Add(read("tree"), read("bitfield"), read("signatures"), read("data"))
 	f.Add(read("tree")[:50], read("bitfield"), read("signatures"), read("data")[:2])
 	f.Add([]byte{}, bytes.Repeat([]byte{0xff}, 3616), []byte{}, []byte{})
+	// A bitfield lost or damaged: rebuilt from tree and signatures.
+	f.Add(read("tree"), []byte{}, read("signatures"), read("data"))
+	f.Add(read("tree"), read("bitfield")[:40], read("signatures"), read("data")[:3])
+	f.Add(read("tree")[:100], []byte{}, read("signatures"), read("data"))
 	f.Add(bytes.Repeat([]byte{1}, 400), read("bitfield"), []byte{5}, []byte("x"))
 	f.Fuzz(func(t *testing.T, tree, bits, sigs, data []byte) {
 		if len(bits) > 1<<20 {
@@ -54,7 +58,9 @@ func FuzzOpenStorage(f *testing.F) {
 		}
 		feed.GetBatch(ctx, 0, n)
 		feed.Seek(feed.ByteLength() / 2)
+		feed.VerifyRange(0, n)
 		feed.Audit()
+		feed.Append([]byte("more"))
 	})
 }
 

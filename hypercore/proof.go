@@ -266,6 +266,7 @@ func (f *Feed) writeLocked(i uint64, data []byte, nodes []hcrypto.Node, sig []by
 	f.tree.Set(2 * i)
 	if data != nil {
 		f.bits.Set(i, true)
+		f.verified.set(i, i+1) // Put hashed these bytes against the tree
 		f.wakeLocked(i)
 	}
 	return f.syncBitfieldSoonLocked()

@@ -2,7 +2,9 @@ package hypercore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/hyperfs/hyperfs/hypercore/flat"
@@ -207,11 +209,12 @@ func (f *Feed) Waiting() []uint64 {
 	return out
 }
 
-// readBlock reads a locally stored block and its byte offset.
+// readBlock reads a locally stored block and its byte offset, verified
+// against its leaf node unless verification is off.
 func (f *Feed) readBlock(i uint64) ([]byte, uint64, error) {
 	if f.cache != nil {
 		if b, ok := f.cache.GetBlock(f.cacheID, i); ok {
-			return b, 0, nil
+			return b, 0, nil // cached only after it was read and verified
 		}
 	}
 	offset, ok := f.seq.get(i)
@@ -226,17 +229,32 @@ func (f *Feed) readBlock(i uint64) ([]byte, uint64, error) {
 		return nil, 0, fmt.Errorf("block %d: %w", i, err)
 	}
 	data := make([]byte, node.Size)
-	if err := readFull(f.dataFile, data, int64(offset)); err != nil {
-		return nil, 0, fmt.Errorf("block %d: %w", i, err)
+	if err := f.readData(i, data, offset); err != nil {
+		return nil, 0, err
 	}
-	if f.verifyReads && hcrypto.LeafHash(data) != node.Hash {
-		return nil, 0, fmt.Errorf("%s: block %d at offset %d: %w (run an audit to clear it)", f.dataFile.Name(), i, offset, ErrCorrupt)
+	if err := f.checkBlock(i, offset, data, node); err != nil {
+		return nil, 0, err
 	}
 	f.seq.set(i+1, offset+node.Size)
 	if f.cache != nil {
 		f.cache.SetBlock(f.cacheID, i, data)
 	}
 	return data, offset, nil
+}
+
+// readData reads stored bytes of the data file starting at block i. A data
+// file shorter than the tree says is damage: the block is cleared (see
+// corruptBlock) and the error names the file.
+func (f *Feed) readData(i uint64, dst []byte, offset uint64) error {
+	err := readFull(f.dataFile, dst, int64(offset))
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		size, _ := f.dataFile.Size()
+		return f.corruptBlock(i, offset, fmt.Sprintf("the data file ends at byte %d, before the %d bytes at %d (file is truncated)", size, len(dst), offset))
+	}
+	return fmt.Errorf("block %d: %w", i, err)
 }
 
 // offsetOf is the byte offset of block i: the sizes of the roots left of it.
@@ -266,10 +284,10 @@ func (f *Feed) ByteOffset(i uint64) (uint64, error) {
 // ReadLocal reads len(dst) bytes of the feed starting at byte offset off,
 // which lie in blocks [start, end), with one read of the data file: the
 // fast path for a whole file whose blocks are all stored. It fails with
-// ErrNotAvailable unless every one of those blocks is local, and is not
-// used when reads are verified (VerifyReads), which needs them one by one.
+// ErrNotAvailable unless every one of those blocks is local. Blocks not
+// verified yet are verified first (VerifyRange).
 func (f *Feed) ReadLocal(start, end, off uint64, dst []byte) error {
-	if f.verifyReads || end <= start || !f.HasRange(start, end) {
+	if end <= start || !f.HasRange(start, end) {
 		return fmt.Errorf("blocks %d-%d of %s: %w", start, end-1, f.store.Location(), ErrNotAvailable)
 	}
 	// The caller's idea of where the bytes are must match the tree's.
@@ -284,7 +302,18 @@ func (f *Feed) ReadLocal(start, end, off uint64, dst []byte) error {
 	if first != off || last < off+uint64(len(dst)) {
 		return fmt.Errorf("bytes %d-%d are not in blocks %d-%d (%d-%d): %w", off, off+uint64(len(dst)), start, end-1, first, last, ErrOutOfBounds)
 	}
-	return readFull(f.dataFile, dst, int64(off))
+	if f.verifyReads && !f.verified.all(start, end) {
+		if err := f.VerifyRange(start, end); err != nil {
+			return err
+		}
+	}
+	if err := readFull(f.dataFile, dst, int64(off)); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return f.checkDataSize(end-1, last)
+		}
+		return err
+	}
+	return nil
 }
 
 // GetBatch returns blocks [start, end), fetching missing ones like Get.
@@ -297,6 +326,12 @@ func (f *Feed) GetBatch(ctx context.Context, start, end uint64) ([][]byte, error
 			return nil, err
 		}
 	}
+	return f.readBatch(start, end)
+}
+
+// readBatch reads and verifies stored blocks [start, end) with one read of
+// their leaves and one of their bytes.
+func (f *Feed) readBatch(start, end uint64) ([][]byte, error) {
 	offset, ok := f.seq.get(start)
 	if !ok {
 		var err error
@@ -322,14 +357,26 @@ func (f *Feed) GetBatch(ctx context.Context, start, end uint64) ([][]byte, error
 	}
 	data := make([]byte, total)
 	if err := readFull(f.dataFile, data, int64(offset)); err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("blocks %d-%d: %w", start, end-1, err)
+		}
+		// Blame the first block the file does not hold in full.
+		size, _ := f.dataFile.Size()
+		at := offset
+		for k, node := range nodes {
+			if at+node.Size > uint64(size) {
+				return nil, f.corruptBlock(start+uint64(k), at, fmt.Sprintf("the data file ends at byte %d, before the block's end at %d (file is truncated)", size, at+node.Size))
+			}
+			at += node.Size
+		}
 		return nil, fmt.Errorf("blocks %d-%d: %w", start, end-1, err)
 	}
 	out := make([][]byte, n)
 	var pos uint64
 	for k, node := range nodes {
 		out[k] = data[pos : pos+node.Size : pos+node.Size]
-		if f.verifyReads && hcrypto.LeafHash(out[k]) != node.Hash {
-			return nil, fmt.Errorf("%s: block %d: %w (run an audit to clear it)", f.dataFile.Name(), start+uint64(k), ErrCorrupt)
+		if err := f.checkBlock(start+uint64(k), offset+pos, out[k], node); err != nil {
+			return nil, err
 		}
 		pos += node.Size
 	}

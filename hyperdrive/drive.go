@@ -319,3 +319,27 @@ func (t *tree) close() error {
 	}
 	return first
 }
+
+// Sync commits the writable feeds the drive opened (metadata and content,
+// its mounts' too) to stable storage: what fsync(2) on a file of the drive
+// promises. Feeds of other people's drives hold nothing that a crash could
+// lose beyond a re-download, and are skipped.
+func (d *Drive) Sync() error {
+	d.mu.Lock()
+	feeds := make([]*hypercore.Feed, 0, len(d.opened))
+	seen := map[*hypercore.Feed]bool{}
+	for _, c := range d.opened {
+		if f := c.Feed; !seen[f] && f.Writable() {
+			seen[f] = true
+			feeds = append(feeds, f)
+		}
+	}
+	d.mu.Unlock()
+	var errs []error
+	for _, f := range feeds {
+		if err := f.Sync(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

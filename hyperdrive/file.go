@@ -38,7 +38,8 @@ type File struct {
 	mu      sync.Mutex
 	flights map[uint64]*flight // guarded by mu: block reads in progress
 
-	local atomic.Bool // every block of the file is stored locally (then it stays so)
+	local   atomic.Bool // every block of the file is stored locally (then it stays so)
+	checked atomic.Bool // every block was verified for splicing (see SpliceRange)
 }
 
 // loaded is a block of the file that was read: immutable once stored.

@@ -1,0 +1,171 @@
+package hypercore
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
+)
+
+// verifiedSet remembers the blocks whose stored bytes were hashed against
+// their leaf node (or written from bytes that were), so each block read back
+// from disk is hashed once per open feed rather than on every read. It is
+// only memory: a block is verified again after the feed is reopened, which
+// is when bytes that rotted on disk are caught.
+type verifiedSet struct {
+	mu    sync.Mutex
+	words []uint64 // guarded by mu: bit i set = block i verified
+}
+
+func (v *verifiedSet) has(i uint64) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	w := i / 64
+	return w < uint64(len(v.words)) && v.words[w]&(1<<(i%64)) != 0
+}
+
+// all reports whether every block of [start, end) is verified.
+func (v *verifiedSet) all(start, end uint64) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for i := start; i < end; i++ {
+		w := i / 64
+		if w >= uint64(len(v.words)) || v.words[w]&(1<<(i%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *verifiedSet) set(start, end uint64) {
+	if end <= start {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if need := (end + 63) / 64; need > uint64(len(v.words)) {
+		v.words = append(v.words, make([]uint64, need-uint64(len(v.words)))...)
+	}
+	for i := start; i < end; i++ {
+		v.words[i/64] |= 1 << (i % 64)
+	}
+}
+
+func (v *verifiedSet) unset(i uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if w := i / 64; w < uint64(len(v.words)) {
+		v.words[w] &^= 1 << (i % 64)
+	}
+}
+
+// Verifying reports whether blocks read from local storage are checked
+// against the merkle tree (Options.NoVerifyReads unset).
+func (f *Feed) Verifying() bool { return f.verifyReads }
+
+// Verified reports whether every block of [start, end) was checked against
+// the tree since the feed was opened (or verification is off).
+func (f *Feed) Verified(start, end uint64) bool {
+	return !f.verifyReads || f.verified.all(start, end)
+}
+
+// checkBlock verifies block i's bytes, read from offset of the data file,
+// unless it was verified before. A mismatch clears the block (see
+// corruptBlock) and returns ErrCorrupt naming the data file.
+func (f *Feed) checkBlock(i, offset uint64, data []byte, node hcrypto.Node) error {
+	if !f.verifyReads || f.verified.has(i) {
+		return nil
+	}
+	if hcrypto.LeafHash(data) != node.Hash {
+		return f.corruptBlock(i, offset, "its bytes do not match the tree's hash")
+	}
+	f.verified.set(i, i+1)
+	return nil
+}
+
+// corruptBlock handles a stored block that failed verification (bit rot, a
+// damaged or short data file): it is logged, and cleared from the bitfield
+// so that it reads as missing and a peer can send it again, which heals an
+// open feed. The bytes stay in the data file (a later download overwrites
+// them); only the bit changes, so a writer loses nothing a repair of the
+// tree could not give back.
+func (f *Feed) corruptBlock(i, offset uint64, why string) error {
+	f.verified.unset(i)
+	f.mu.Lock()
+	cleared := !f.closed && f.bits.Set(i, false)
+	var syncErr error
+	var pending pendingEvents
+	if cleared {
+		if f.cache != nil {
+			f.cache.DelBlock(f.cacheID, i)
+		}
+		syncErr = f.syncBitfieldLocked()
+		pending = f.eventsLocked(Event{Kind: EventClear, Start: i, Length: 1})
+	}
+	f.mu.Unlock()
+	f.seq.set(0, 0)
+	f.log.Error("stored block is corrupt; cleared it so peers can send it again",
+		"feed", fmt.Sprintf("%x", f.key), "block", i, "file", f.dataFile.Name(), "offset", offset, "why", why)
+	if syncErr != nil {
+		f.log.Warn("writing bitfield after clearing a corrupt block", "file", f.bitfieldFile.Name(), "err", syncErr)
+	}
+	f.emit(pending)
+	return fmt.Errorf("%s: block %d at offset %d: %s: %w (cleared: it is fetched again from peers)",
+		f.dataFile.Name(), i, offset, why, ErrCorrupt)
+}
+
+// VerifyRange makes sure the stored bytes of blocks [start, end) match the
+// tree, hashing the ones not verified yet, so that they can be handed out
+// without passing through Get (a FUSE server splicing straight from the
+// data file). With verification off it only checks that the data file is
+// long enough. It fails with ErrNotAvailable if a block is not stored and
+// ErrCorrupt (after clearing the block) if one does not match.
+func (f *Feed) VerifyRange(start, end uint64) error {
+	if end <= start {
+		return nil
+	}
+	if !f.HasRange(start, end) {
+		return fmt.Errorf("blocks %d-%d of %s: %w", start, end-1, f.store.Location(), ErrNotAvailable)
+	}
+	if !f.verifyReads {
+		last, err := f.offsetOf(end)
+		if err != nil {
+			return err
+		}
+		return f.checkDataSize(end-1, last)
+	}
+	if f.verified.all(start, end) {
+		return nil
+	}
+	const run = 64 // blocks hashed per read of the data file
+	for i := start; i < end; {
+		for i < end && f.verified.has(i) {
+			i++
+		}
+		j := i
+		for j < end && j-i < run && !f.verified.has(j) {
+			j++
+		}
+		if i == j {
+			break
+		}
+		if _, err := f.readBatch(i, j); err != nil {
+			return err
+		}
+		i = j
+	}
+	return nil
+}
+
+// checkDataSize fails, naming the data file, if it ends before byte end,
+// where block i ends.
+func (f *Feed) checkDataSize(i, end uint64) error {
+	size, err := f.dataFile.Size()
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.dataFile.Name(), err)
+	}
+	if uint64(size) < end {
+		return f.corruptBlock(i, end, fmt.Sprintf("the data file ends at byte %d, before the block's end at %d (file is truncated)", size, end))
+	}
+	return nil
+}
