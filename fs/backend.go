@@ -110,7 +110,9 @@ type Prefetcher interface {
 }
 
 // Syncer is implemented by Backends whose changes can sit in buffers:
-// Sync returns once every change made so far is on stable storage.
+// Sync returns once every change made so far is on stable storage. The
+// mount calls it after every commit of a written file (close(2), fsync(2),
+// fdatasync(2)) and on fsync of a directory.
 type Syncer interface {
 	Sync(ctx context.Context) error
 }

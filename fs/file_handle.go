@@ -84,7 +84,12 @@ func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	if !h.write {
 		return 0
 	}
-	return h.n.commit(ctx)
+	if errno := h.n.commit(ctx); errno != 0 {
+		return errno
+	}
+	// Also when nothing was left to commit: an earlier commit's writes
+	// may still be in flight.
+	return h.n.ms.sync(ctx)
 }
 
 func (h *fileHandle) Release(ctx context.Context) syscall.Errno {

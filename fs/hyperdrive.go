@@ -182,6 +182,9 @@ func (b *Drive) RemoveMetadata(ctx context.Context, p, key string) error {
 	return b.D.RemoveMetadata(ctx, p, key)
 }
 
+// Sync implements Syncer: the drive's writable feeds go to stable storage.
+func (b *Drive) Sync(ctx context.Context) error { return b.D.Sync() }
+
 // Writable implements Backend.
 func (b *Drive) Writable() bool { return b.D.Writable() }
 

@@ -215,6 +215,9 @@ func (n *node) commitLocked(ctx context.Context) syscall.Errno {
 	n.ms.noteOwnChange()
 	s.dirty = false
 	n.gen++
+	if errno := n.ms.sync(ctx); errno != 0 {
+		return errno
+	}
 	if a, err := n.ms.backend.Lstat(ctx, p); err == nil {
 		n.attr = *a
 		s.mtime = a.Mtime
@@ -235,4 +238,17 @@ func (n *node) releaseWriter(ctx context.Context) syscall.Errno {
 	n.staged.f.Close()
 	n.staged = nil
 	return errno
+}
+
+// sync commits the backend's writes to stable storage, if it can.
+func (ms *mountState) sync(ctx context.Context) syscall.Errno {
+	s, ok := ms.backend.(Syncer)
+	if !ok {
+		return 0
+	}
+	if err := s.Sync(ctx); err != nil {
+		ms.log.Warn("sync failed", "err", err)
+		return toErrno(err)
+	}
+	return 0
 }
