@@ -158,6 +158,8 @@ type Mount struct {
 	Drive    *hyperdrive.Drive
 	ReadOnly bool
 	Started  time.Time
+	// Browse marks a browse folder (MountBrowse): Drive is nil.
+	Browse bool
 	server   *fuse.Server
 	done     chan struct{}
 }

@@ -18,6 +18,9 @@ type Target struct {
 	// Path is a path inside the drive given with the link
 	// (hyper://KEY/path), "" if none.
 	Path string
+	// Browse asks for a browse folder (Session.MountBrowse) rather than a
+	// drive.
+	Browse bool
 }
 
 // ParseKey reads a drive key: 64 hex digits, optionally as a hyper:// or

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,4 +123,40 @@ func runCLIIn(t *testing.T, dir string, env []string, args ...string) (int, stri
 	}
 	defer os.Chdir(wd)
 	return runCLIWithin(t, time.Minute, env, args...)
+}
+
+// TestBrowseFolder: in a mount --network folder, opening <key> or
+// <key>+<version> mounts that drive read-only on demand.
+func TestBrowseFolder(t *testing.T) {
+	env := cliEnv(t)
+	src := filepath.Join(t.TempDir(), "src")
+	key, old := writeVersions(t, src)
+	addr := freePort(t)
+	mountCLI(t, env, "--no-discovery", "--listen", addr, "--storage", src, t.TempDir())
+	browse := t.TempDir()
+	m := mountCLI(t, cliEnv(t), "--network", "--no-discovery", "--peer", addr, "--storage", filepath.Join(t.TempDir(), "st"), browse)
+	if b, err := os.ReadFile(filepath.Join(browse, key, "f.txt")); err != nil || string(b) != "new" {
+		t.Fatalf("%s/f.txt: %q %v", key, b, err)
+	}
+	versioned := fmt.Sprintf("%s+%d", key, old)
+	if b, err := os.ReadFile(filepath.Join(browse, versioned, "f.txt")); err != nil || string(b) != "old" {
+		t.Fatalf("%s/f.txt: %q %v", versioned, b, err)
+	}
+	if err := os.WriteFile(filepath.Join(browse, key, "x"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("write into a browsed drive: %v, want EROFS", err)
+	}
+	if _, err := os.Stat(filepath.Join(browse, "not-a-key")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("not-a-key: %v", err)
+	}
+	ents, err := os.ReadDir(browse)
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("listing: %v %v", ents, err)
+	}
+	target, _ := os.Readlink(filepath.Join(browse, key))
+	if err := m.stop(t, browse); err != nil {
+		t.Fatal(err)
+	}
+	if app.IsMountpoint(target) {
+		t.Errorf("%s still mounted after the browse folder stopped", target)
+	}
 }

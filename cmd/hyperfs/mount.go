@@ -31,7 +31,7 @@ const childEnv = "HYPERFS_DAEMON_CHILD"
 
 func (c *cli) mountCmd() *cobra.Command {
 	var df driveFlags
-	var readOnly, daemon, debugFuse, droppings bool
+	var readOnly, daemon, debugFuse, droppings, browse bool
 	var readTimeout time.Duration
 	var opts []string
 	cmd := &cobra.Command{
@@ -75,6 +75,7 @@ or as a mount type, with /sbin/mount.hyperfs linked to hyperfs:
 	f.Lookup("stall-timeout").Hidden = true // reads have --read-timeout
 	f.BoolVar(&debugFuse, "debug-fuse", false, "log every FUSE request (-o debug)")
 	f.StringArrayVarP(&opts, "option", "o", nil, "mount `options`, comma-separated (see above)")
+	f.BoolVar(&browse, "network", false, "mount a browse folder instead of one drive: opening <key> or <key>+<version> in it mounts that drive read-only")
 	f.BoolVar(&droppings, "file-manager-files", false, "let file managers create trash folders, .DS_Store, .directory and thumbnails in the drive (they are published to every peer)")
 	// Older spellings.
 	f.DurationVar(&df.timeout, "open-timeout", 2*time.Minute, "how long to wait for a remote drive's first blocks (as --timeout)")
@@ -95,10 +96,14 @@ or as a mount type, with /sbin/mount.hyperfs linked to hyperfs:
 		if err := app.ParseMountOptions(opts, &fo); err != nil {
 			return err
 		}
+		if browse && arg != "" {
+			return usagef("mount --network takes only the folder to browse drives in")
+		}
 		t, err := df.target(strings.TrimPrefix(arg, "hyperfs#"))
 		if err != nil {
 			return err
 		}
+		t.Browse = browse
 		if daemon && os.Getenv(childEnv) == "" && c.svc == nil {
 			return c.daemonize()
 		}
@@ -164,6 +169,13 @@ func (c *cli) mount(df *driveFlags, t app.Target, dir string, fo hfs.Options) er
 // mountIn opens drive t in s and mounts it on abs; the drive is given back
 // once the folder is unmounted. It returns the ready line.
 func (c *cli) mountIn(ctx context.Context, s *app.Session, t app.Target, abs string, fo hfs.Options) (*app.Mount, string, error) {
+	if t.Browse {
+		m, err := s.MountBrowse(abs, fo)
+		if err != nil {
+			return nil, "", err
+		}
+		return m, fmt.Sprintf("%s%s (browse folder: open <key> or <key>+<version> in it)", readyPrefix, abs), nil
+	}
 	waiting := time.AfterFunc(2*time.Second, func() {
 		fmt.Fprintln(c.std.stderr, "waiting for peers to send the drive…")
 	})
