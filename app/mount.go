@@ -160,8 +160,8 @@ type Mount struct {
 	Started  time.Time
 	// Browse marks a browse folder (MountBrowse): Drive is nil.
 	Browse bool
-	server   *fuse.Server
-	done     chan struct{}
+	server *fuse.Server
+	done   chan struct{}
 }
 
 // MountDrive mounts d on the folder abs (checked by CheckMountpoint) and
