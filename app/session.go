@@ -21,6 +21,9 @@ type Options struct {
 	Net      NetOptions
 	// OpenTimeout bounds the wait for peers to send a remote drive.
 	OpenTimeout time.Duration
+	// NoVerifyReads trusts the disk: blocks read back are not checked
+	// against their feed's merkle tree (corestore.Options.NoVerifyReads).
+	NoVerifyReads bool
 }
 
 // Validate checks the options up front.
@@ -60,7 +63,7 @@ func Open(o Options, dir string) (*Session, error) {
 	if dir == "" {
 		dir = DefaultStorage()
 	}
-	st, err := OpenStorage(dir, o.CacheMiB)
+	st, err := OpenStorage(dir, o.CacheMiB, o.NoVerifyReads)
 	if err != nil {
 		return nil, err
 	}

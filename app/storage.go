@@ -53,7 +53,7 @@ func CheckCacheMiB(mib int64) error {
 // OpenStorage opens the storage folder dir with a cache of cacheMiB MiB.
 // A hyperdrive-daemon folder (~/.hyperdrive) opens its corestore. Another
 // process holding the folder is ErrInUse, with a message saying what to do.
-func OpenStorage(dir string, cacheMiB int64) (*Storage, error) {
+func OpenStorage(dir string, cacheMiB int64, noVerifyReads bool) (*Storage, error) {
 	if dir == "" {
 		return nil, errors.New("no storage folder given")
 	}
@@ -72,7 +72,7 @@ func OpenStorage(dir string, cacheMiB int64) (*Storage, error) {
 	// holds what is worth keeping, so the rest is collected rather than
 	// left to grow the process by the heap's size again.
 	debug.SetMemoryLimit(cacheMiB<<20 + 48<<20)
-	st, err := corestore.Open(dir, corestore.Options{Cache: c})
+	st, err := corestore.Open(dir, corestore.Options{Cache: c, NoVerifyReads: noVerifyReads})
 	if err != nil {
 		c.Close()
 		if errors.Is(err, corestore.ErrLocked) {

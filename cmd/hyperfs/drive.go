@@ -49,7 +49,7 @@ func (df *driveFlags) validate() error {
 
 // options are the app options of a command on a drive.
 func (c *cli) options(df *driveFlags) app.Options {
-	o := app.Options{Storage: c.storage, CacheMiB: c.cacheMiB}
+	o := app.Options{Storage: c.storage, CacheMiB: c.cacheMiB, NoVerifyReads: c.noVerify}
 	if df != nil {
 		o.Net = df.net.o
 		o.OpenTimeout = df.timeout

@@ -36,7 +36,7 @@ func (c *cli) openFeed(fn *feedName, mustExist bool) (*hypercore.Feed, error) {
 	if err := checkFeedName(fn.name); err != nil {
 		return nil, err
 	}
-	f, err := hypercore.Open(c.feedDir(fn), hypercore.Options{MustExist: mustExist})
+	f, err := hypercore.Open(c.feedDir(fn), hypercore.Options{MustExist: mustExist, NoVerifyReads: c.noVerify})
 	if errors.Is(err, hypercore.ErrNoFeed) {
 		return nil, &app.HintError{Msg: fmt.Sprintf("no feed named %q in %s: create it with hyperfs feed create", fn.name, c.storage), Err: err}
 	}

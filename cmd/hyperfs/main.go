@@ -69,6 +69,7 @@ type cli struct {
 	std      *streams
 	storage  string
 	cacheMiB int64
+	noVerify bool
 	verbose  int
 	quiet    bool
 	logLevel string
@@ -156,6 +157,7 @@ or dat://…, or by a storage folder (a corestore, or hyperdrive-daemon's
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.storage, "storage", app.DefaultStorage(), "storage `folder` (a corestore, readable by the JS stack; or hyperdrive-daemon's ~/.hyperdrive)")
 	pf.Int64Var(&c.cacheMiB, "cache-size", app.DefaultCacheMiB, "`MiB` of memory for cached tree nodes and blocks")
+	pf.BoolVar(&c.noVerify, "no-verify-reads", false, "trust the disk: do not check blocks read back against their feed's signed tree")
 	pf.CountVarP(&c.verbose, "verbose", "v", "log more (-v info, -vv debug)")
 	pf.BoolVarP(&c.quiet, "quiet", "q", false, "log only errors and show no progress")
 	pf.StringVar(&c.logLevel, "log-level", "", "log `level`: debug, info, warn or error (default warn; HYPERFS_DEBUG=1 is debug)")

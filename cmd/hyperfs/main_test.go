@@ -284,3 +284,38 @@ func TestSeedsAndKeys(t *testing.T) {
 }
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// TestNoVerifyReads: --no-verify-reads serves what the disk holds; by
+// default a flipped byte in stored content is an error.
+func TestNoVerifyReads(t *testing.T) {
+	isolate(t)
+	st := filepath.Join(t.TempDir(), "st")
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f.txt"), []byte("the bytes of a file"), 0o644)
+	if code, _, errOut := hyperfs(t, "", "import", src, "--storage", st, "-q"); code != exitOK {
+		t.Fatalf("import: %d %q", code, errOut)
+	}
+	names, _ := filepath.Glob(filepath.Join(st, "??", "??", "*", "name"))
+	flipped := false
+	for _, n := range names {
+		if b, _ := os.ReadFile(n); bytes.HasSuffix(b, []byte("-content")) {
+			data := filepath.Join(filepath.Dir(n), "data")
+			b, err := os.ReadFile(data)
+			if err != nil || len(b) < 5 {
+				t.Fatalf("content data: %v", err)
+			}
+			b[4] ^= 0xff
+			os.WriteFile(data, b, 0o644)
+			flipped = true
+		}
+	}
+	if !flipped {
+		t.Fatal("no content feed found")
+	}
+	if code, out, errOut := hyperfs(t, "", "cat", "/f.txt", "--storage", st, "--no-verify-reads"); code != exitOK || out == "the bytes of a file" || len(out) != len("the bytes of a file") {
+		t.Fatalf("cat --no-verify-reads: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := hyperfs(t, "", "cat", "/f.txt", "--storage", st); code == exitOK {
+		t.Fatalf("cat of a damaged block: exit 0, %q", out)
+	}
+}
