@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperfs/hyperfs/app"
 	"github.com/hyperfs/hyperfs/corestore"
 	"github.com/hyperfs/hyperfs/hyperdrive"
 	"github.com/hyperfs/hyperfs/integration/jsref"
@@ -221,16 +222,16 @@ func TestMountJSWrittenDrive(t *testing.T) {
 func writeBigDrive(t *testing.T, dir string, size int64) (key string) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := corestore.Open(dir, corestore.Options{})
+	s, err := app.Open(app.Options{}, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	d, err := hyperdrive.Open(ctx, s, hyperdrive.Options{})
+	d, release, err := s.Drive(ctx, app.Target{}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	defer release()
 	if err := d.WriteFile(ctx, "/small.txt", []byte("a small file in a big drive\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

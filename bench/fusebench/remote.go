@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hyperfs/hyperfs/app"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,42 +64,35 @@ func serve(dir string, cacheBytes int64) error {
 	return nil
 }
 
-// remoteDrive opens the served drive in a fresh store, connected to addr.
+// remoteDrive opens the served drive in a fresh store, connected to addr,
+// as hyperfs mount <key> --peer addr does (package app).
 func remoteDrive(dir, addr, key string, cacheBytes int64) (*hyperdrive.Drive, *peers.Set, func(), error) {
-	ch, err := cache.New(cache.Options{MaxBytes: cacheBytes})
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	storeDir, err := os.MkdirTemp(dir, "remote-store-")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	store, err := corestore.Open(storeDir, corestore.Options{Cache: ch})
+	s, err := app.Open(app.Options{
+		CacheMiB:    max(cacheBytes>>20, 1),
+		Net:         app.NetOptions{Peers: []string{addr}, NoDiscovery: true},
+		OpenTimeout: time.Minute,
+	}, storeDir)
 	if err != nil {
+		os.RemoveAll(storeDir)
 		return nil, nil, nil, err
 	}
-	set := peers.New(store, peers.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	set.Dial(ctx, addr)
 	k, _ := hex.DecodeString(key)
-	openCtx, stop := context.WithTimeout(ctx, time.Minute)
-	defer stop()
-	d, err := hyperdrive.Open(openCtx, store, hyperdrive.Options{Key: k, Sparse: true, Update: set.Update})
+	d, release, err := s.Drive(context.Background(), app.Target{Key: k}, false)
+	if err != nil {
+		s.Close()
+		os.RemoveAll(storeDir)
+		return nil, nil, nil, err
+	}
 	done := func() {
-		if d != nil {
-			d.Close()
-		}
-		cancel()
-		set.Close()
-		store.Close()
-		ch.Close()
+		release()
+		s.Close()
 		os.RemoveAll(storeDir)
 	}
-	if err != nil {
-		done()
-		return nil, nil, nil, err
-	}
-	return d, set, done, nil
+	return d, s.Running().Peers, done, nil
 }
 
 // coldRead mounts the remote drive and reads /big through the folder.
