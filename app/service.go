@@ -77,7 +77,26 @@ type Service struct {
 	mu       sync.Mutex
 	mounts   map[string]*Mount // by mountpoint
 	requests sync.WaitGroup
-	changed  chan struct{} // signalled when a mount ends
+	changed  chan struct{} // signalled when a mount ends or KeepRunning is called
+	keep     bool          // serving seeds: stay without mounts
+}
+
+// Context ends when the service closes: the lifetime of what it serves
+// beyond a request (seeded drives).
+func (svc *Service) Context() context.Context { return svc.ctx }
+
+// KeepRunning makes the service stay after its last mount (it serves
+// seeded drives).
+func (svc *Service) KeepRunning() {
+	svc.mu.Lock()
+	svc.keep = true
+	svc.mu.Unlock()
+}
+
+func (svc *Service) idle() bool {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	return len(svc.mounts) == 0 && !svc.keep
 }
 
 // ErrServiceRunning is returned by Serve when another process already
@@ -199,9 +218,10 @@ func (svc *Service) Mounts() []*Mount {
 	return out
 }
 
-// WaitIdle returns once the service serves no mount (or ctx ends).
+// WaitIdle returns once the service serves no mount and no seeds (or ctx
+// ends).
 func (svc *Service) WaitIdle(ctx context.Context) {
-	for len(svc.Mounts()) > 0 {
+	for !svc.idle() {
 		select {
 		case <-ctx.Done():
 			return

@@ -52,6 +52,7 @@ func TestExportHostileJSDrive(t *testing.T) {
 	jsref.RunJSON(t, &v1, "drive-hostile.js", dir, outside, "1")
 	jail := filepath.Join(root, "jail")
 	out := filepath.Join(jail, "a", "b", "c", "out")
+	dl := filepath.Join(jail, "a", "b", "c", "dl")
 	env := cliEnv(t)
 	code, msg := runCLIWithin(t, time.Minute, env, "export", dir, out)
 	if code != 0 || !strings.Contains(msg, "entries skipped") {
@@ -61,7 +62,7 @@ func TestExportHostileJSDrive(t *testing.T) {
 		t.Helper()
 		filepath.Walk(root, func(p string, _ os.FileInfo, err error) error {
 			switch {
-			case p == root, p == dir, strings.HasPrefix(p, dir+"/"), p == outside, strings.HasPrefix(p, out),
+			case p == root, p == dir, strings.HasPrefix(p, dir+"/"), p == outside, strings.HasPrefix(p, out), strings.HasPrefix(p, dl),
 				p == jail, p == filepath.Join(jail, "a"), p == filepath.Join(jail, "a", "b"), p == filepath.Join(jail, "a", "b", "c"):
 			default:
 				t.Errorf("%s written outside the export target", p)
@@ -75,7 +76,14 @@ func TestExportHostileJSDrive(t *testing.T) {
 			t.Error("/tmp/hyperfs-escape4.txt written")
 		}
 	}
+	// download --to follows the same rules.
+	if code, msg := runCLIWithin(t, time.Minute, env, "download", dir, "--to", dl); code != 0 || !strings.Contains(msg, "entries skipped") {
+		t.Fatalf("download --to: exit %d: %s", code, msg)
+	}
 	checkOnlyUnder()
+	if b, err := os.ReadFile(filepath.Join(dl, "docs", "readme.txt")); err != nil || string(b) != "readme" {
+		t.Fatalf("download --to: docs/readme.txt: %q %v", b, err)
+	}
 	if b, err := os.ReadFile(filepath.Join(out, "docs", "readme.txt")); err != nil || string(b) != "readme" {
 		t.Fatalf("docs/readme.txt: %q %v", b, err)
 	}

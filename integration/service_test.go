@@ -160,3 +160,34 @@ func TestBrowseFolder(t *testing.T) {
 		t.Errorf("%s still mounted after the browse folder stopped", target)
 	}
 }
+
+// TestServeJoinsRunningService: serve on a storage whose mount is its
+// service hands the seeds to that process, which then outlives its mount.
+func TestServeJoinsRunningService(t *testing.T) {
+	env := cliEnv(t)
+	st := filepath.Join(t.TempDir(), "st")
+	mnt := t.TempDir()
+	m := mountCLI(t, env, "--no-discovery", "--storage", st, mnt)
+	code, out := runCLIWithin(t, time.Minute, env, "info", "--json", "--storage", st)
+	var info struct{ Key string }
+	if code != 0 || json.Unmarshal([]byte(out), &info) != nil {
+		t.Fatalf("info: %d %s", code, out)
+	}
+	if code, out := runCLI(t, env, "seed", info.Key, "--storage", st); code != 0 {
+		t.Fatalf("seed: %d %s", code, out)
+	}
+	code, out = runCLIWithin(t, time.Minute, env, "serve", "--no-discovery", "--storage", st)
+	if code != 0 || !strings.Contains(out, "serving 1 drives in the running hyperfs") {
+		t.Fatalf("serve: exit %d: %s", code, out)
+	}
+	if code, out := runCLI(t, env, "unmount", mnt); code != 0 {
+		t.Fatalf("unmount: %d %s", code, out)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if code, out := runCLIWithin(t, time.Minute, env, "info", "--storage", st); code != 0 || !strings.Contains(out, info.Key) {
+		t.Fatalf("info after the mount went: exit %d: %s", code, out)
+	}
+	if err := m.stop(t, mnt); err != nil {
+		t.Fatal(err)
+	}
+}

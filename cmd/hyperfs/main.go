@@ -173,7 +173,7 @@ or dat://…, or by a storage folder (a corestore, or hyperdrive-daemon's
 		// The commands that run inside a storage's service when one runs,
 		// and which of their arguments are local paths.
 		for _, sub := range root.Commands() {
-			if local, ok := map[string]string{"create": "0", "info": "", "ls": "", "cat": "", "download": "", "import": "0", "export": "1", "drives": "", "mount": "last"}[sub.Name()]; ok {
+			if local, ok := map[string]string{"create": "0", "info": "", "ls": "", "cat": "", "download": "", "import": "0", "export": "1", "drives": "", "mount": "last", "serve": ""}[sub.Name()]; ok {
 				forwardable(sub, local)
 			}
 		}

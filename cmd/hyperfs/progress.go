@@ -22,6 +22,7 @@ type meter struct {
 	total  int64
 	start  time.Time
 	last   time.Time
+	every  time.Duration // between plain lines
 	status string
 }
 
@@ -29,7 +30,7 @@ type meter struct {
 const plainEvery = 5 * time.Second
 
 func (c *cli) newMeter(label string, total int64) *meter {
-	m := &meter{label: label, w: c.std.stderr, quiet: c.quiet, total: total, start: time.Now()}
+	m := &meter{label: label, w: c.std.stderr, quiet: c.quiet, total: total, start: time.Now(), every: plainEvery}
 	m.last = m.start
 	if m.quiet {
 		return m
@@ -66,7 +67,7 @@ func (m *meter) update(done int64, files int, detail string) {
 		m.bar.Set64(done)
 		return
 	}
-	if time.Since(m.last) < plainEvery {
+	if time.Since(m.last) < m.every {
 		return
 	}
 	m.last = time.Now()

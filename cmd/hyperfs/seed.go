@@ -273,7 +273,11 @@ func (c *cli) serveCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "announce and serve every seeded drive of the storage (downloading remote ones in full) until interrupted",
-		Args:  argsBetween(0, 0),
+		Long: `serve announces and serves the storage's seeded drives (hyperfs seed), downloading
+remote ones in full, until interrupted; it is the storage's service. When a
+service already runs on the storage (a mount), serve hands the seeds to it and
+returns: that process then stays after its last mount.`,
+		Args: argsBetween(0, 0),
 	}
 	df.register(cmd.Flags(), false)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -283,6 +287,13 @@ func (c *cli) serveCmd() *cobra.Command {
 		cfg, err := loadConfig()
 		if err != nil {
 			return err
+		}
+		seeds := cfg.seeds(c.storageID())
+		if c.svc != nil {
+			c.svc.KeepRunning()
+			n := c.serveSeeds(c.ctx, c.svc.Context(), c.svc.S, seeds)
+			fmt.Fprintf(c.std.stdout, "serving %d drives in the running hyperfs (process %d)\n", n, os.Getpid())
+			return nil
 		}
 		ctx, stop := signalContext()
 		defer stop()
@@ -300,37 +311,47 @@ func (c *cli) serveCmd() *cobra.Command {
 			return err
 		}
 		defer svc.Close()
-		var drives []*hyperdrive.Drive
-		defer func() {
-			for _, d := range drives {
-				d.Close()
-			}
-		}()
-		for _, h := range cfg.seeds(c.storageID()) {
-			k, _ := app.ParseKey(h)
-			d, err := s.OpenDrive(ctx, app.Target{Key: k}, true)
-			if err != nil {
-				slog.Warn("seeded drive not available yet", "key", h, "err", err)
-				continue
-			}
-			drives = append(drives, d)
-			go reportDriveStats(ctx, s, d, "", d.Writable(), 0)
-			if !d.Writable() {
-				go func() {
-					if err := d.Download(ctx, "/", nil); err != nil && ctx.Err() == nil {
-						slog.Warn("downloading seeded drive", "key", h, "err", err)
-					}
-				}()
-			}
-		}
-		fmt.Fprintf(c.std.stdout, "serving %d drives\n", len(drives))
-		sdNotify(fmt.Sprintf("READY=1\nSTATUS=serving %d drives", len(drives)))
+		svc.KeepRunning()
+		n := c.serveSeeds(ctx, ctx, s, seeds)
+		fmt.Fprintf(c.std.stdout, "serving %d drives\n", n)
+		sdNotify(fmt.Sprintf("READY=1\nSTATUS=serving %d drives", n))
 		<-ctx.Done()
 		sdNotify("STOPPING=1")
 		svc.UnmountAll()
 		return nil
 	}
 	return cmd
+}
+
+// serveSeeds opens the seeded drives (waiting for peers as long as
+// openCtx lets it) and serves them until ctx ends, downloading remote ones
+// in full. It returns how many it opened.
+func (c *cli) serveSeeds(openCtx, ctx context.Context, s *app.Session, seeds []string) int {
+	n := 0
+	for _, h := range seeds {
+		k, err := app.ParseKey(h)
+		if err != nil {
+			slog.Warn("a seed that is not a key", "seed", h)
+			continue
+		}
+		d, release, err := s.Drive(openCtx, app.Target{Key: k}, true)
+		if err != nil {
+			slog.Warn("seeded drive not available yet", "key", h, "err", err)
+			continue
+		}
+		n++
+		go func() {
+			defer release()
+			go reportDriveStats(ctx, s, d, "", d.Writable(), 0)
+			if !d.Writable() {
+				if err := d.Download(ctx, "/", nil); err != nil && ctx.Err() == nil {
+					slog.Warn("downloading seeded drive", "key", h, "err", err)
+				}
+			}
+			<-ctx.Done()
+		}()
+	}
+	return n
 }
 
 func (c *cli) statsCmd() *cobra.Command {

@@ -92,12 +92,18 @@ and the drive's symlinks are recreated, never followed.`,
 
 func (c *cli) downloadCmd() *cobra.Command {
 	var df driveFlags
+	var to string
 	cmd := &cobra.Command{
 		Use:   "download <key|link|storage-dir> [path]",
 		Short: "fetch a whole drive (or a folder or file of it) from peers into the storage, showing progress",
-		Args:  argsBetween(1, 2),
+		Long: `download fetches a drive, or the folder or file path of it, from peers into the
+storage, showing progress, so it can be read offline and served to others.
+With --to it then copies what it fetched into a local folder, as export does
+(never writing outside that folder).`,
+		Args: argsBetween(1, 2),
 	}
 	df.register(cmd.Flags(), true)
+	cmd.Flags().StringVar(&to, "to", "", "also copy the download into this local `folder`")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return c.withDrive(&df, args[0], func(ctx context.Context, s *app.Session, d *hyperdrive.Drive, t app.Target, touch func()) error {
 			p := t.Path
@@ -127,6 +133,14 @@ func (c *cli) downloadCmd() *cobra.Command {
 			down, _, _ := s.Transferred(ctx, d)
 			fetched := down - before
 			fmt.Fprintf(c.std.stdout, "%d files, %s: %s fetched from peers, %s already local\n", files, app.HumanBytes(max(done, total)), app.HumanBytes(fetched), app.HumanBytes(max(done, total)-min(max(done, total), fetched)))
+			if to == "" {
+				return nil
+			}
+			rep, err := transfer.Export(ctx, d, p, c.abs(to), transfer.Options{Progress: func(transfer.Report, string) { touch() }})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.std.stdout, "%d files copied to %s (%s), %d unchanged, %d folders%s\n", rep.Files, to, app.HumanBytes(rep.Bytes), rep.Skipped, rep.Dirs, skippedNote(rep))
 			return nil
 		})
 	}
