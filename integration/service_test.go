@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,17 @@ func TestServiceRunsCommands(t *testing.T) {
 			t.Fatalf("imported file not visible in the mount: %q %v", b, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// create and drives go through it too.
+	code, out = runCLIWithin(t, time.Minute, env, "create", "--storage", st)
+	created := strings.TrimSpace(out)
+	if code != 0 || len(created) != 64 {
+		t.Fatalf("create through the service: exit %d: %s", code, out)
+	}
+	code, out = runCLIWithin(t, time.Minute, env, "drives", "--json", "--storage", st)
+	var drives []struct{ Key string }
+	if code != 0 || json.Unmarshal([]byte(out), &drives) != nil || len(drives) != 2 {
+		t.Fatalf("drives through the service: exit %d: %s", code, out)
 	}
 	// A second mount, of the version before the import, in the same process.
 	mnt2 := t.TempDir()
@@ -189,5 +201,25 @@ func TestServeJoinsRunningService(t *testing.T) {
 	}
 	if err := m.stop(t, mnt); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMountNotifiesSystemd: a mount reports READY=1 on $NOTIFY_SOCKET
+// once the folder is mounted, as Type=notify units expect.
+func TestMountNotifiesSystemd(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	env := append(cliEnv(t), "NOTIFY_SOCKET="+sock)
+	mnt := t.TempDir()
+	mountCLI(t, env, "--no-discovery", "--storage", filepath.Join(t.TempDir(), "st"), mnt)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:n]), "READY=1") || !strings.Contains(string(buf[:n]), mnt) {
+		t.Fatalf("notification %q %v", buf[:n], err)
 	}
 }
