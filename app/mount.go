@@ -21,7 +21,10 @@ import (
 // (comma-separated, repeatable), to fo: ro, rw, allow_other, allow_root,
 // default_permissions (always on), uid=N, gid=N, umask=OCTAL, fsname=S,
 // debug, read_timeout=DUR, cache_timeout=DUR (also attr_timeout and
-// entry_timeout), read_ahead=BYTES, the kernel's nosuid, nodev, noexec,
+// entry_timeout), read_ahead=BYTES, go-fuse's max_background=N,
+// max_write=BYTES, max_read=BYTES (the kernel's read-ahead), sync_read,
+// no_xattr, no_readdirplus, direct_mount, enable_locks, symlink_caching;
+// the kernel's nosuid, nodev, noexec,
 // noatime, suid, dev, exec, atime, sync, async, dirsync; and the options
 // mount(8) and fstab use that mean nothing to a FUSE file system (auto,
 // noauto, user, users, nofail, _netdev, defaults, x-*, comment=*).
@@ -95,6 +98,38 @@ func parseMountOption(o string, fo *hfs.Options) error {
 		if n == 0 {
 			fo.ReadAhead = -1
 		}
+	case "max_background", "max_write", "max_read":
+		n, perr := strconv.Atoi(val)
+		if perr != nil || n <= 0 {
+			return bad("want a positive number")
+		}
+		tune(fo, func(mo *fuse.MountOptions) {
+			switch name {
+			case "max_background":
+				mo.MaxBackground = n
+			case "max_write":
+				mo.MaxWrite = n
+			default:
+				mo.MaxReadAhead = n
+			}
+		})
+	case "sync_read", "no_xattr", "noxattr", "no_readdirplus", "direct_mount", "enable_locks", "symlink_caching":
+		tune(fo, func(mo *fuse.MountOptions) {
+			switch name {
+			case "sync_read":
+				mo.SyncRead = true
+			case "no_xattr", "noxattr":
+				mo.DisableXAttrs = true
+			case "no_readdirplus":
+				mo.DisableReadDirPlus = true
+			case "direct_mount":
+				mo.DirectMount = true
+			case "enable_locks":
+				mo.EnableLocks = true
+			default:
+				mo.EnableSymlinkCaching = true
+			}
+		})
 	case "nosuid", "nodev", "noexec", "noatime", "suid", "dev", "exec", "atime", "sync", "async", "dirsync", "relatime", "norelatime", "strictatime", "nodiratime", "diratime":
 		fo.KernelOptions = append(fo.KernelOptions, name)
 	default:
@@ -107,6 +142,17 @@ func parseMountOption(o string, fo *hfs.Options) error {
 		return bad("takes no value")
 	}
 	return err
+}
+
+// tune adds a change to go-fuse's mount options to fo.
+func tune(fo *hfs.Options, f func(*fuse.MountOptions)) {
+	prev := fo.Tune
+	fo.Tune = func(mo *fuse.MountOptions) {
+		if prev != nil {
+			prev(mo)
+		}
+		f(mo)
+	}
 }
 
 // CheckMountpoint returns dir's absolute path once it can be mounted on:

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -109,6 +110,9 @@ var ErrServiceRunning = errors.New("a hyperfs service already runs on this stora
 func Serve(s *Session, handler Handler) (*Service, error) {
 	path := SocketPath(s.Dir)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	if err := checkPrivate(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
@@ -251,7 +255,11 @@ func (svc *Service) Close() error {
 // Dial connects to the service of the storage folder dir; ok is false
 // when none runs.
 func Dial(dir string) (net.Conn, bool) {
-	c, err := net.DialTimeout("unix", SocketPath(dir), 2*time.Second)
+	path := SocketPath(dir)
+	if checkPrivate(filepath.Dir(path)) != nil {
+		return nil, false
+	}
+	c, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
 		return nil, false
 	}
@@ -295,4 +303,18 @@ func Forward(c net.Conn, req Request, stdout, stderr io.Writer) (int, error) {
 			return int(binary.BigEndian.Uint32(buf)), nil
 		}
 	}
+}
+
+// checkPrivate makes sure the socket folder is ours and closed to others:
+// in a shared /tmp another user could have made it first, to listen in our
+// place.
+func checkPrivate(dir string) error {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(dir, &st); err != nil {
+		return err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR || int(st.Uid) != os.Getuid() || st.Mode&0o077 != 0 {
+		return fmt.Errorf("%s is not a private folder of this user (owner %d, mode %o): remove it", dir, st.Uid, st.Mode&0o7777)
+	}
+	return nil
 }

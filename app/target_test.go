@@ -3,8 +3,13 @@ package app
 import (
 	"encoding/hex"
 	"errors"
+	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	hfs "github.com/hyperfs/hyperfs/fs"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -44,5 +49,45 @@ func TestParseTarget(t *testing.T) {
 	}
 	if _, err := ParseKey(key + "+5"); err == nil {
 		t.Error("ParseKey took a version")
+	}
+}
+
+func TestSocketFolderMustBePrivate(t *testing.T) {
+	dir := t.TempDir()
+	if err := checkPrivate(dir); err == nil {
+		// t.TempDir is 0700 on most systems; make it wider.
+		os.Chmod(dir, 0o755)
+	}
+	if err := checkPrivate(dir); err == nil {
+		t.Fatal("a folder others can enter was accepted")
+	}
+	os.Chmod(dir, 0o700)
+	if err := checkPrivate(dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	if p := SocketPath("/some/storage"); len(p) > 100 || p == SocketPath("/other/storage") {
+		t.Fatalf("socket path %q", p)
+	}
+}
+
+func TestParseMountOptions(t *testing.T) {
+	var fo hfs.Options
+	err := ParseMountOptions([]string{"ro,allow_other,uid=5,gid=6,umask=022", "max_background=12,sync_read,noexec,_netdev,x-systemd.automount,read_timeout=5"}, &fo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fo.ReadOnly || !fo.AllowOther || *fo.UID != 5 || *fo.GID != 6 || *fo.Umask != 0o22 || fo.ReadTimeout != 5*time.Second || len(fo.KernelOptions) != 1 {
+		t.Fatalf("%+v", fo)
+	}
+	var mo fuse.MountOptions
+	fo.Tune(&mo)
+	if mo.MaxBackground != 12 || !mo.SyncRead {
+		t.Fatalf("go-fuse options %+v", mo)
+	}
+	for _, bad := range []string{"frob", "uid=-1", "umask=99999", "ro=1", "max_background=0", "fsname=", "read_timeout=x"} {
+		if err := ParseMountOptions([]string{bad}, &hfs.Options{}); err == nil {
+			t.Errorf("-o %s accepted", bad)
+		}
 	}
 }

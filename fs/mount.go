@@ -50,6 +50,9 @@ type Options struct {
 	// KernelOptions are passed to the kernel mount as they are (for
 	// example nosuid, nodev, noexec, noatime).
 	KernelOptions []string
+	// Tune, if set, adjusts go-fuse's mount options last: the -o options
+	// hyperfs passes on to go-fuse (max_background, sync_read, …).
+	Tune func(*fuse.MountOptions)
 	// FsName is the source shown by mount(8) and df(1). Default "hyperfs".
 	FsName string
 	// Debug logs every FUSE request.
@@ -106,6 +109,9 @@ func Mount(dir string, b Backend, opts Options) (*fuse.Server, error) {
 	}
 	if ms.readOnly {
 		mo.Options = append(mo.Options, "ro")
+	}
+	if ms.opts.Tune != nil {
+		ms.opts.Tune(&mo)
 	}
 	fopts := &fusefs.Options{
 		MountOptions: mo,

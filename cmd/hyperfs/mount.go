@@ -53,6 +53,8 @@ Mount options (-o, comma-separated, as sshfs and rclone take them):
   cache_timeout=DUR     how long the kernel keeps attributes (attr_timeout, entry_timeout)
   read_ahead=BYTES      largest read-ahead window (0: none)
   debug                 log every FUSE request
+  max_background=N, max_write=BYTES, max_read=BYTES, sync_read, no_xattr,
+  no_readdirplus, direct_mount, enable_locks, symlink_caching   go-fuse's settings
   nosuid, nodev, noexec, noatime, …   passed to the kernel
   auto, noauto, user, nofail, _netdev, x-*   fstab options, ignored
 
