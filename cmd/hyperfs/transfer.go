@@ -32,17 +32,10 @@ func (c *cli) importCmd() *cobra.Command {
 			if !d.Writable() {
 				return fmt.Errorf("drive %x is not yours to write: %w", d.Key(), hyperdrive.ErrReadOnly)
 			}
-			total := localSize(src, follow)
-			m := c.newMeter("importing "+src, total)
-			rep, err := transfer.Import(ctx, d, src, dest, transfer.Options{FollowLinks: follow, Progress: func(r transfer.Report, _ string) {
-				m.update(int64(r.Bytes+r.SkippedBytes), r.Files+r.Skipped, fmt.Sprintf(" (%s unchanged)", app.HumanBytes(r.SkippedBytes)))
-			}})
-			m.finish(err)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.std.stdout, "%d files imported (%s), %d unchanged, %d folders%s\n", rep.Files, app.HumanBytes(rep.Bytes), rep.Skipped, rep.Dirs, skippedNote(rep))
-			return nil
+			return c.transfer("importing "+src, localSize(src, follow), "imported", nil, func(o transfer.Options) (transfer.Report, error) {
+				o.FollowLinks = follow
+				return transfer.Import(ctx, d, src, dest, o)
+			})
 		})
 	}
 	return cmd
@@ -70,21 +63,7 @@ and the drive's symlinks are recreated, never followed.`,
 			if p == "" {
 				p = "/"
 			}
-			_, total, err := transfer.Size(ctx, d, p)
-			if err != nil {
-				return err
-			}
-			m := c.newMeter("exporting", int64(total))
-			rep, err := transfer.Export(ctx, d, p, args[1], transfer.Options{Progress: func(r transfer.Report, _ string) {
-				touch()
-				m.update(int64(r.Bytes+r.SkippedBytes), r.Files+r.Skipped, fmt.Sprintf(" (%s unchanged)", app.HumanBytes(r.SkippedBytes)))
-			}})
-			m.finish(err)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.std.stdout, "%d files exported (%s), %d unchanged, %d folders%s\n", rep.Files, app.HumanBytes(rep.Bytes), rep.Skipped, rep.Dirs, skippedNote(rep))
-			return nil
+			return c.export(ctx, d, p, args[1], "exported", touch)
 		})
 	}
 	return cmd
@@ -136,15 +115,39 @@ With --to it then copies what it fetched into a local folder, as export does
 			if to == "" {
 				return nil
 			}
-			rep, err := transfer.Export(ctx, d, p, c.abs(to), transfer.Options{Progress: func(transfer.Report, string) { touch() }})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.std.stdout, "%d files copied to %s (%s), %d unchanged, %d folders%s\n", rep.Files, to, app.HumanBytes(rep.Bytes), rep.Skipped, rep.Dirs, skippedNote(rep))
-			return nil
+			return c.export(ctx, d, p, c.abs(to), "copied to "+to, touch)
 		})
 	}
 	return cmd
+}
+
+// export copies drive path p into the local folder out, showing progress.
+func (c *cli) export(ctx context.Context, d *hyperdrive.Drive, p, out, verb string, touch func()) error {
+	_, total, err := transfer.Size(ctx, d, p)
+	if err != nil {
+		return err
+	}
+	return c.transfer("exporting "+p, int64(total), verb, touch, func(o transfer.Options) (transfer.Report, error) {
+		return transfer.Export(ctx, d, p, out, o)
+	})
+}
+
+// transfer runs an import or export with a progress meter, then prints its
+// summary (only on success): "N files <verb> (bytes), …".
+func (c *cli) transfer(label string, total int64, verb string, touch func(), run func(transfer.Options) (transfer.Report, error)) error {
+	m := c.newMeter(label, total)
+	rep, err := run(transfer.Options{Progress: func(r transfer.Report, _ string) {
+		if touch != nil {
+			touch()
+		}
+		m.update(int64(r.Bytes+r.SkippedBytes), r.Files+r.Skipped, fmt.Sprintf(" (%s unchanged)", app.HumanBytes(r.SkippedBytes)))
+	}})
+	m.finish(err)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.std.stdout, "%d files %s (%s), %d unchanged, %d folders%s\n", rep.Files, verb, app.HumanBytes(rep.Bytes), rep.Skipped, rep.Dirs, skippedNote(rep))
+	return nil
 }
 
 // skippedNote mentions the entries a transfer skipped (each was logged).
