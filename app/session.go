@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -342,4 +343,24 @@ func (s *Session) Drive(ctx context.Context, t Target, withNet bool) (d *hyperdr
 			}
 		})
 	}, nil
+}
+
+// AddPeers connects the session's network (started if needed) to the
+// peers of addrs it is not connected to yet: a command run in a service
+// may name peers the service was not started with.
+func (s *Session) AddPeers(addrs []string) error {
+	if len(addrs) == 0 {
+		return nil
+	}
+	n, err := s.Network()
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if !slices.Contains(n.Tried(), a) {
+			n.addTried(a)
+			n.Peers.Dial(s.netCtx, a)
+		}
+	}
+	return nil
 }

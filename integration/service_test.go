@@ -223,3 +223,35 @@ func TestMountNotifiesSystemd(t *testing.T) {
 		t.Fatalf("notification %q %v", buf[:n], err)
 	}
 }
+
+// TestServiceMountsRemoteDrive: a command run in a service may name a peer
+// the service was started without; the service connects to it, and mounts
+// someone else's drive beside its own.
+func TestServiceMountsRemoteDrive(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	key := writeBigDrive(t, src, 1<<20)
+	addr := freePort(t)
+	mountCLI(t, cliEnv(t), "--no-discovery", "--listen", addr, "--storage", src, t.TempDir())
+	env := cliEnv(t)
+	st := filepath.Join(t.TempDir(), "st")
+	own := t.TempDir()
+	m := mountCLI(t, env, "--no-discovery", "--storage", st, own)
+	code, out := runCLIWithin(t, time.Minute, env, "cat", key, "/small.txt", "--peer", addr, "--storage", st)
+	if code != 0 || out != "a small file in a big drive\n" {
+		t.Fatalf("cat of a remote drive through the service: exit %d: %q", code, out)
+	}
+	remote := t.TempDir()
+	code, out = runCLIWithin(t, time.Minute, env, "mount", key, remote, "--peer", addr, "--storage", st)
+	if code != 0 || !strings.Contains(out, "read-only") {
+		t.Fatalf("mount of a remote drive through the service: exit %d: %s", code, out)
+	}
+	if sha256File(t, filepath.Join(remote, "big.bin")) == "" {
+		t.Fatal("big.bin unreadable")
+	}
+	if err := m.stop(t, own); err != nil {
+		t.Fatal(err)
+	}
+	if app.IsMountpoint(remote) {
+		t.Error("the remote drive's mount outlived its service")
+	}
+}

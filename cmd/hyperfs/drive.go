@@ -92,6 +92,11 @@ func (c *cli) withDrive(df *driveFlags, arg string, fn func(ctx context.Context,
 		return err
 	}
 	defer done()
+	if c.svc != nil {
+		if err := s.AddPeers(df.net.o.Peers); err != nil {
+			return err
+		}
+	}
 	ctx, stop := c.context()
 	defer stop()
 	d, release, err := s.Drive(ctx, t, false)

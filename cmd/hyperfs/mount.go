@@ -124,6 +124,9 @@ func (c *cli) mount(df *driveFlags, t app.Target, dir string, fo hfs.Options) er
 		return err
 	}
 	if c.svc != nil {
+		if err := c.svc.S.AddPeers(df.net.o.Peers); err != nil {
+			return err
+		}
 		m, ready, err := c.mountIn(c.ctx, c.svc.S, t, abs, fo)
 		if err != nil {
 			return err
