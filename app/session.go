@@ -121,7 +121,7 @@ func (s *Session) OpenDrive(ctx context.Context, t Target, withNet bool) (*hyper
 		}
 		key = k
 	}
-	opts := hyperdrive.Options{Key: key, Sparse: true, Version: t.Version}
+	opts := hyperdrive.Options{Key: key, Sparse: true, Version: t.Version, GroupCommit: hyperdrive.DefaultGroupCommit}
 	var n *Network
 	if key != nil || withNet {
 		var err error

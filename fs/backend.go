@@ -111,10 +111,18 @@ type Prefetcher interface {
 
 // Syncer is implemented by Backends whose changes can sit in buffers:
 // Sync returns once every change made so far is on stable storage. The
-// mount calls it after every commit of a written file (close(2), fsync(2),
-// fdatasync(2)) and on fsync of a directory.
+// mount calls it on fsync(2) and fdatasync(2) of a file and on fsync of a
+// directory; a commit on close(2) is flushed (Flusher), not synced.
 type Syncer interface {
 	Sync(ctx context.Context) error
+}
+
+// Flusher is implemented by Backends that hold writes back to append
+// several together: Flush returns once every change made so far is
+// appended (readers of the storage see it), if not yet on stable storage.
+// The mount calls it before Sync, and wherever a change must be out.
+type Flusher interface {
+	Flush(ctx context.Context) error
 }
 
 // SetAttr lists the attributes to change; nil fields stay as they are.

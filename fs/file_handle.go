@@ -77,7 +77,12 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	if !h.write {
 		return 0
 	}
-	return h.n.commit(ctx)
+	if errno := h.n.commit(ctx); errno != 0 {
+		return errno
+	}
+	// Also when nothing was left to commit: an earlier commit's metadata
+	// (a setattr's, say) may still wait to be appended.
+	return h.n.ms.flush(ctx)
 }
 
 func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {

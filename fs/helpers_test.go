@@ -34,7 +34,7 @@ func newDrive(t *testing.T) *hfs.Drive {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := hyperdrive.Open(context.Background(), store, hyperdrive.Options{})
+	d, err := hyperdrive.Open(context.Background(), store, hyperdrive.Options{GroupCommit: hyperdrive.DefaultGroupCommit})
 	if err != nil {
 		t.Fatal(err)
 	}

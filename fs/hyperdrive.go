@@ -182,6 +182,10 @@ func (b *Drive) RemoveMetadata(ctx context.Context, p, key string) error {
 	return b.D.RemoveMetadata(ctx, p, key)
 }
 
+// Flush implements Flusher: metadata writes held back to be appended
+// together are appended.
+func (b *Drive) Flush(ctx context.Context) error { return b.D.Flush() }
+
 // Sync implements Syncer: the drive's writable feeds go to stable storage.
 func (b *Drive) Sync(ctx context.Context) error { return b.D.Sync() }
 

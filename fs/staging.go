@@ -215,9 +215,6 @@ func (n *node) commitLocked(ctx context.Context) syscall.Errno {
 	n.ms.noteOwnChange()
 	s.dirty = false
 	n.gen++
-	if errno := n.ms.sync(ctx); errno != 0 {
-		return errno
-	}
 	if a, err := n.ms.backend.Lstat(ctx, p); err == nil {
 		n.attr = *a
 		s.mtime = a.Mtime
@@ -238,6 +235,22 @@ func (n *node) releaseWriter(ctx context.Context) syscall.Errno {
 	n.staged.f.Close()
 	n.staged = nil
 	return errno
+}
+
+// flush appends the writes the backend holds back to append together, if
+// it does: a commit (and so close(2)) returns once its data is appended
+// and signed, as a local file system's close returns once its data is in
+// the page cache; fsync(2) adds sync.
+func (ms *mountState) flush(ctx context.Context) syscall.Errno {
+	f, ok := ms.backend.(Flusher)
+	if !ok {
+		return 0
+	}
+	if err := f.Flush(ctx); err != nil {
+		ms.log.Warn("flush failed", "err", err)
+		return toErrno(err)
+	}
+	return 0
 }
 
 // sync commits the backend's writes to stable storage, if it can.

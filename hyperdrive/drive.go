@@ -47,6 +47,11 @@ import (
 // Subtype is the header subtype of a drive's metadata trie.
 const Subtype = "hyperdrive"
 
+// DefaultGroupCommit is the Options.GroupCommit a mount uses: metadata
+// writes of one burst (an untar, a checkout) share appends, and a write
+// nobody flushes is appended within this long.
+const DefaultGroupCommit = 10 * time.Millisecond
+
 // Options configure Open.
 type Options struct {
 	// Key opens the drive with this metadata key; nil opens the store's
@@ -66,6 +71,11 @@ type Options struct {
 	// peers: the replication layer's Update (hypertrie and hyperdrive
 	// update a remote feed before reading it). nil reads what is local.
 	Update func(ctx context.Context, f *hypercore.Feed) error
+	// GroupCommit, if set, lets metadata writes (creates, stats, renames,
+	// deletes) that come within this long of each other share one append
+	// and one signature; Sync (and Close) appends them at once. Reads see
+	// every write at once either way. 0 appends each write as it is made.
+	GroupCommit time.Duration
 }
 
 // Drive is an open hyperdrive, or a checkout of one.
@@ -87,6 +97,7 @@ type tree struct {
 	created time.Time // when opened: the root directory's times
 	now     func() time.Time
 	update  func(context.Context, *hypercore.Feed) error
+	group   time.Duration // Options.GroupCommit
 
 	mu       sync.Mutex
 	contents map[string]*content        // guarded by mu: by hex metadata key
@@ -127,7 +138,7 @@ func Open(ctx context.Context, store *corestore.Store, opts Options) (*Drive, er
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	t := &tree{store: store, sparse: opts.Sparse, now: opts.Now, update: opts.Update, created: opts.Now(), contents: map[string]*content{}, tries: map[string]*hypertrie.Trie{}}
+	t := &tree{store: store, sparse: opts.Sparse, now: opts.Now, update: opts.Update, group: opts.GroupCommit, created: opts.Now(), contents: map[string]*content{}, tries: map[string]*hypertrie.Trie{}}
 	o := corestore.GetOptions{Name: store.Name(), Sparse: opts.Sparse}
 	if opts.Key != nil {
 		o = corestore.GetOptions{Key: opts.Key, Sparse: opts.Sparse}
@@ -171,6 +182,9 @@ func (t *tree) openTrie(ctx context.Context, meta *hypercore.Feed) (*hypertrie.T
 		t.contents[id] = newContent(cf.Feed)
 		t.mu.Unlock()
 		topts = hypertrie.Options{Subtype: Subtype, Metadata: cf.Key()}
+	}
+	if meta.Writable() {
+		topts.GroupCommit = t.group
 	}
 	trie, err := hypertrie.New(meta, topts)
 	if err != nil {
@@ -282,8 +296,8 @@ func (d *Drive) Trie() *hypertrie.Trie { return d.trie }
 // (a feed length). Mounted drives are read at their latest version unless
 // their mount pins one. Closing it closes nothing.
 func (d *Drive) Checkout(version uint64) (*Drive, error) {
-	if version > d.meta.Length() {
-		return nil, pathErr("checkout", "/", fmt.Errorf("version %d is past the drive's %d: %w", version, d.meta.Length(), ErrNotFound))
+	if live := d.ns.Root().Version(); version > live {
+		return nil, pathErr("checkout", "/", fmt.Errorf("version %d is past the drive's %d: %w", version, live, ErrNotFound))
 	}
 	return d.checkout(version), nil
 }
@@ -301,17 +315,40 @@ func (d *Drive) Close() error {
 	return d.close()
 }
 
+// Flush appends every metadata write still waiting to be grouped with
+// others (Options.GroupCommit), of this drive and the drives mounted in
+// it, and returns once they are appended and signed (Sync also puts them
+// on stable storage). Content is always appended before the write that
+// points to it.
+func (d *Drive) Flush() error { return d.tree.flush() }
+
+func (t *tree) flush() error {
+	t.mu.Lock()
+	tries := make([]*hypertrie.Trie, 0, len(t.tries))
+	for _, tr := range t.tries {
+		tries = append(tries, tr)
+	}
+	t.mu.Unlock()
+	var first error
+	for _, tr := range tries {
+		if err := tr.Flush(); err != nil && first == nil {
+			first = fmt.Errorf("syncing drive %x: %w", tr.Key(), err)
+		}
+	}
+	return first
+}
+
 func (t *tree) close() error {
+	first := t.flush()
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
-		return nil
+		return first
 	}
 	t.closed = true
 	opened := t.opened
 	t.opened = nil
 	t.mu.Unlock()
-	var first error
 	for _, f := range opened {
 		if err := f.Close(); err != nil && first == nil {
 			first = err
@@ -322,9 +359,13 @@ func (t *tree) close() error {
 
 // Sync commits the writable feeds the drive opened (metadata and content,
 // its mounts' too) to stable storage: what fsync(2) on a file of the drive
-// promises. Feeds of other people's drives hold nothing that a crash could
-// lose beyond a re-download, and are skipped.
+// promises. Metadata writes waiting to be grouped (Options.GroupCommit)
+// are appended first. Feeds of other people's drives hold nothing that a
+// crash could lose beyond a re-download, and are skipped.
 func (d *Drive) Sync() error {
+	if err := d.tree.flush(); err != nil {
+		return err
+	}
 	d.mu.Lock()
 	feeds := make([]*hypercore.Feed, 0, len(d.opened))
 	seen := map[*hypercore.Feed]bool{}

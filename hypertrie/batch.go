@@ -55,7 +55,7 @@ func (t *Trie) Batch(ctx context.Context, ops []Op) ([]*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("batch: %w", err)
 	}
-	b := &batch{offset: t.feed.Length(), head: head}
+	b := &batch{offset: t.length(), head: head}
 	l := loader{t: t, batch: b}
 	for _, op := range ops {
 		o := options{hidden: op.Hidden}
@@ -78,13 +78,21 @@ func (t *Trie) Batch(ctx context.Context, ops []Op) ([]*Node, error) {
 	if len(b.nodes) == 0 {
 		return nil, nil
 	}
-	blocks := make([][]byte, len(b.nodes))
 	out := make([]*Node, len(b.nodes))
+	for i, n := range b.nodes {
+		out[i] = n.public()
+	}
+	if t.group.delay > 0 {
+		if err := t.addPending(ctx, b.nodes...); err != nil {
+			return nil, fmt.Errorf("batch: %w", err)
+		}
+		return out, nil
+	}
+	blocks := make([][]byte, len(b.nodes))
 	for i, n := range b.nodes {
 		if blocks[i], err = n.encode(); err != nil {
 			return nil, err
 		}
-		out[i] = n.public()
 	}
 	if _, err := t.feed.Append(blocks...); err != nil {
 		return nil, fmt.Errorf("batch: %w", err)

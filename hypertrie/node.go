@@ -154,9 +154,24 @@ func newNode(key string, value []byte, flags uint64) *node {
 	return &node{key: key, value: value, flags: flags, split: split, hash: hashKey(split)}
 }
 
-// encode returns the block bytes: every field but the value always present,
-// field order 1..5, as the reference's Node#encode writes them.
+// encode returns the block bytes, and keeps them in n (which must not be
+// shared yet).
 func (n *node) encode() ([]byte, error) {
+	if n.encoded != nil {
+		return n.encoded, nil
+	}
+	b, err := n.encodeBlock()
+	if err != nil {
+		return nil, err
+	}
+	n.encoded = b
+	return b, nil
+}
+
+// encodeBlock returns the block bytes: every field but the value always
+// present, field order 1..5, as the reference's Node#encode writes them.
+// It does not modify n, which readers may share.
+func (n *node) encodeBlock() ([]byte, error) {
 	if n.encoded != nil {
 		return n.encoded, nil
 	}
@@ -173,7 +188,6 @@ func (n *node) encode() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding node %q: %w", n.key, err)
 	}
-	n.encoded = b
 	return b, nil
 }
 

@@ -147,6 +147,13 @@ func (t *Trie) finishPut(ctx context.Context, l loader, n *node, closest *node, 
 		l.batch.append(n)
 		return n, nil
 	}
+	if t.group.delay > 0 {
+		n.seq = t.length()
+		if err := t.addPending(ctx, n); err != nil {
+			return nil, err
+		}
+		return n, nil
+	}
 	n.seq = t.feed.Length()
 	b, err := n.encode()
 	if err != nil {

@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -84,6 +85,10 @@ type Options struct {
 	// Metadata goes into the header of a new trie (hyperdrive: the content
 	// feed's public key).
 	Metadata []byte
+	// GroupCommit, if set, lets writes wait up to this long to be
+	// appended together, in one append with one signature (see Flush);
+	// 0 appends every write at once.
+	GroupCommit time.Duration
 }
 
 // Header is block 0 of a trie.
@@ -103,6 +108,7 @@ type Trie struct {
 type shared struct {
 	feed   Feed
 	cache  nodeCache              // decoded nodes, in the feed's cache
+	group  groupState             // writes waiting to be appended together
 	header atomic.Pointer[Header] // set once block 0 has been read and checked
 	write  sync.Mutex             // serializes Put, Del, Batch and Mount
 }
@@ -112,6 +118,7 @@ type shared struct {
 // without it, the first read checks it.
 func New(feed Feed, opts Options) (*Trie, error) {
 	t := &Trie{shared: &shared{feed: feed, cache: newNodeCache(feed)}}
+	t.group.delay = opts.GroupCommit
 	if feed.Length() == 0 && feed.Writable() {
 		h := &Header{Type: HeaderType, Metadata: opts.Metadata, Subtype: opts.Subtype}
 		if _, err := feed.Append(EncodeHeader(h)); err != nil {
@@ -177,7 +184,7 @@ func (t *Trie) Version() uint64 {
 	if t.checkout != 0 {
 		return t.checkout
 	}
-	return t.feed.Length()
+	return t.length()
 }
 
 // Checkout returns the trie as it was at version (a feed length); 0 reads
@@ -194,7 +201,7 @@ func (t *Trie) headSeq() uint64 {
 	if t.checkout != 0 {
 		return t.checkout - 1
 	}
-	if n := t.feed.Length(); n >= 2 {
+	if n := t.length(); n >= 2 {
 		return n - 1
 	}
 	return 0
@@ -220,7 +227,11 @@ func (t *Trie) getBySeq(ctx context.Context, seq uint64) (*node, error) {
 	if seq < 1 {
 		return nil, nil
 	}
-	n, ok := t.cache.get(seq)
+	n := t.group.pending.Load().get(seq)
+	ok := n != nil
+	if !ok {
+		n, ok = t.cache.get(seq)
+	}
 	if !ok {
 		b, err := t.feed.Get(ctx, seq)
 		if err != nil {

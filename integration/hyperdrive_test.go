@@ -175,11 +175,16 @@ func show(e driveEntry) string {
 
 func openDriveStore(t *testing.T, dir string) (*corestore.Store, *hyperdrive.Drive) {
 	t.Helper()
+	return openDriveStoreWith(t, dir, hyperdrive.Options{})
+}
+
+func openDriveStoreWith(t *testing.T, dir string, opts hyperdrive.Options) (*corestore.Store, *hyperdrive.Drive) {
+	t.Helper()
 	s, err := corestore.Open(dir, corestore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := hyperdrive.Open(context.Background(), s, hyperdrive.Options{})
+	d, err := hyperdrive.Open(context.Background(), s, opts)
 	if err != nil {
 		s.Close()
 		t.Fatal(err)
@@ -200,6 +205,13 @@ func closeDriveStore(t *testing.T, s *corestore.Store, d *hyperdrive.Drive) {
 // writeSampleGo writes lib/drive.js's sample drive with the Go library.
 func writeSampleGo(t *testing.T, s *corestore.Store, d *hyperdrive.Drive) {
 	t.Helper()
+	writeSampleGoGrouped(t, s, d, 0)
+}
+
+// writeSampleGoGrouped is writeSampleGo with the inner drive opened with
+// the given group commit.
+func writeSampleGoGrouped(t *testing.T, s *corestore.Store, d *hyperdrive.Drive, groupCommit time.Duration) {
+	t.Helper()
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()
@@ -217,7 +229,7 @@ func writeSampleGo(t *testing.T, s *corestore.Store, d *hyperdrive.Drive) {
 	must(d.SetMetadata(ctx, "/a/b/c/file.txt", "user.tag", []byte("hello")))
 	must(d.Mkdir(ctx, "/emptydir", 0))
 	must(d.WriteFile(ctx, "/empty.txt", nil, 0))
-	inner, err := hyperdrive.Open(ctx, s.Namespace("inner"), hyperdrive.Options{})
+	inner, err := hyperdrive.Open(ctx, s.Namespace("inner"), hyperdrive.Options{GroupCommit: groupCommit})
 	must(err)
 	must(inner.WriteFile(ctx, "/inner.txt", []byte("inside the mount"), 0))
 	must(inner.WriteFile(ctx, "/deep/x.txt", []byte("deep in the mount"), 0))
@@ -266,6 +278,28 @@ func TestDriveGoToJS(t *testing.T) {
 		t.Fatalf("JS opened %s version %d, Go wrote %s version %d", js.Key, js.Version, key, version)
 	}
 	compareWalks(t, "JS reading the Go drive", want, js.Entries)
+}
+
+// TestDriveGoToJSGroupCommit has JS hyperdrive 10 read a drive the Go
+// library wrote with group commit: every write of the sample held back and
+// appended in a few appends, one signature each.
+func TestDriveGoToJSGroupCommit(t *testing.T) {
+	jsref.Require(t)
+	dir := t.TempDir()
+	s, d := openDriveStoreWith(t, dir, hyperdrive.Options{GroupCommit: time.Hour})
+	writeSampleGoGrouped(t, s, d, time.Hour)
+	want := walkDrive(t, d)
+	key, version := hex.EncodeToString(d.Key()), d.Version()
+	if n := d.Metadata().Length(); n >= version {
+		t.Fatalf("metadata feed has %d blocks of version %d before the flush: writes were not held back", n, version)
+	}
+	closeDriveStore(t, s, d)
+	var js driveReport
+	jsref.RunJSON(t, &js, "drive-read", dir)
+	if js.Key != key || js.Version != version {
+		t.Fatalf("JS opened %s version %d, Go wrote %s version %d", js.Key, js.Version, key, version)
+	}
+	compareWalks(t, "JS reading the grouped Go drive", want, js.Entries)
 }
 
 // TestDriveTakingTurns has JS and Go write the same storage folder in turn,

@@ -33,6 +33,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,8 +70,10 @@ func main() {
 	key := flag.String("key", "", "drive key, for -child cold-read and raw-replication")
 	huge := flag.Bool("huge", false, "also run the huge-folder rows: ls -f of folders of 10k, 50k and 100k files, ls -l of the largest, mount time")
 	hugeFiles := flag.Int("huge-files", 0, "files in the largest huge folder (default 100k × scale), e.g. 1000000")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of every Go backend's run to this prefix (<prefix>-<case>-<backend>.prof)")
 	flag.Parse()
 	hugeN = hugeFolders(*scale, *hugeFiles)
+	profilePrefix = *cpuProfile
 	sz := sizes(*scale)
 	if *child == "serve" {
 		if err := serve(*dir, *cacheMiB<<20); err != nil {
@@ -122,6 +125,9 @@ func sizes(scale float64) sizeSet {
 	}
 }
 
+// profilePrefix, if set, is where children write CPU profiles.
+var profilePrefix string
+
 // memRoom is the heap allowed beyond the cache budget (app/storage.go).
 const memRoom = 48 << 20
 
@@ -142,7 +148,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	run := func(step, backend string) (result, error) {
 		r, err := spawn(self, "-child", step, "-backend", backend, "-dir", tmp,
 			"-scale", strconv.FormatFloat(float64(sz.file)/(256<<20), 'g', -1, 64),
-			"-cache", strconv.FormatInt(cacheMiB, 10), "-huge-files", strconv.Itoa(hugeFiles))
+			"-cache", strconv.FormatInt(cacheMiB, 10), "-huge-files", strconv.Itoa(hugeFiles), "-cpuprofile", profilePrefix)
 		if err != nil {
 			return r, fmt.Errorf("%s on %s: %w", step, backend, err)
 		}
@@ -286,7 +292,7 @@ func openDrive(storeDir string, cacheBytes int64) (*hfs.Drive, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	d, err := hyperdrive.Open(context.Background(), store, hyperdrive.Options{})
+	d, err := hyperdrive.Open(context.Background(), store, hyperdrive.Options{GroupCommit: hyperdrive.DefaultGroupCommit})
 	if err != nil {
 		store.Close()
 		return nil, nil, err
@@ -394,6 +400,18 @@ func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (res resu
 		res.PeakRSS = rss
 	}()
 
+	if profilePrefix != "" && backend != "jsfuse" {
+		name := fmt.Sprintf("%s-%s-%s.prof", profilePrefix, strings.ReplaceAll(step, ":", ""), backend)
+		f, err := os.Create(name)
+		if err != nil {
+			return result{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return result{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	switch step {
 	case "read":

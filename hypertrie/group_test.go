@@ -1,0 +1,179 @@
+package hypertrie
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hyperfs/hyperfs/hypercore"
+)
+
+// groupOps is a mix of every kind of write.
+func groupOps(t *testing.T, tr *Trie) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range 40 {
+		if _, err := tr.Put(ctx, fmt.Sprintf("d%d/f%d", i%4, i), []byte(fmt.Sprint("v", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		if err := tr.Del(ctx, fmt.Sprintf("d%d/f%d", i%4, i*3)); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := tr.Put(ctx, "d1/f1", []byte("again"), IfNotExists()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Batch(ctx, []Op{{Type: OpPut, Key: "b/1", Value: []byte("1")}, {Type: OpDel, Key: "d2/f2"}, {Type: OpPut, Key: "h", Hidden: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Put(ctx, "last", nil, WithFlags(3)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGroupCommitWritesTheSameFeed checks that writes kept pending and
+// appended together leave the feed byte for byte as writes appended one by
+// one, and that reads before the flush see them.
+func TestGroupCommitWritesTheSameFeed(t *testing.T) {
+	ctx := context.Background()
+	one := &sliceFeed{writable: true}
+	a, err := New(one, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOps(t, a)
+
+	grouped := &sliceFeed{writable: true}
+	b, err := New(grouped, Options{GroupCommit: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupOps(t, b)
+	if grouped.Length() != 1 {
+		t.Fatalf("feed has %d blocks before the flush, want the header only", grouped.Length())
+	}
+	if a.Version() != b.Version() {
+		t.Fatalf("pending version %d, appended version %d", b.Version(), a.Version())
+	}
+	// Reads see the pending writes, through checkouts too.
+	for _, tr := range []*Trie{b, b.Checkout(b.Version()), b.Snapshot()} {
+		for _, k := range []string{"d1/f1", "b/1", "last", "d3/f39"} {
+			want, err := a.Get(ctx, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := tr.Get(ctx, k)
+			if err != nil || got.Seq != want.Seq || !bytes.Equal(got.Value, want.Value) {
+				t.Fatalf("pending get %q = %+v %v, want %+v", k, got, err, want)
+			}
+		}
+		if _, err := tr.Get(ctx, "d2/f2"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("pending delete not seen: %v", err)
+		}
+		la, _ := a.List(ctx, "", ListOptions{Recursive: true})
+		lb, err := tr.List(ctx, "", ListOptions{Recursive: true})
+		if err != nil || len(la) != len(lb) {
+			t.Fatalf("pending list has %d nodes (%v), want %d", len(lb), err, len(la))
+		}
+	}
+	if err := b.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if grouped.Length() != one.Length() {
+		t.Fatalf("flushed feed has %d blocks, want %d", grouped.Length(), one.Length())
+	}
+	for i := range one.blocks {
+		if !bytes.Equal(one.blocks[i], grouped.blocks[i]) {
+			t.Fatalf("block %d differs:\n%x\n%x", i, one.blocks[i], grouped.blocks[i])
+		}
+	}
+	if err := b.Flush(); err != nil || grouped.Length() != one.Length() {
+		t.Fatalf("second flush: %v, %d blocks", err, grouped.Length())
+	}
+	// A reader of the feed alone (another process) reads what was written.
+	r, err := New(&lazyFeed{grouped}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Get(ctx, "last"); err != nil || n.Flags != 3 {
+		t.Fatalf("reader of the flushed feed: %+v %v", n, err)
+	}
+}
+
+// TestGroupCommitTimer checks that pending writes are appended by
+// themselves once the delay passes, in one append.
+func TestGroupCommitTimer(t *testing.T) {
+	ctx := context.Background()
+	tr, feed := newMemTrie(t, Options{GroupCommit: 20 * time.Millisecond})
+	appends := 0
+	var mu sync.Mutex
+	defer feed.Subscribe(func(ev hypercore.Event) {
+		mu.Lock()
+		appends++
+		mu.Unlock()
+	})()
+	for i := range 20 {
+		if _, err := tr.Put(ctx, fmt.Sprint("k", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); feed.Length() != 21; {
+		if time.Now().After(deadline) {
+			t.Fatalf("feed has %d blocks after the delay, want 21", feed.Length())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if appends != 1 {
+		t.Errorf("%d appends for 20 grouped puts, want 1", appends)
+	}
+}
+
+// TestGroupCommitConcurrentReads runs readers while writes are added to the
+// tail and flushed (for the race detector).
+func TestGroupCommitConcurrentReads(t *testing.T) {
+	ctx := context.Background()
+	tr, _ := newMemTrie(t, Options{GroupCommit: time.Millisecond})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				tr.Get(ctx, "k7")
+				tr.List(ctx, "", ListOptions{Recursive: true})
+			}
+		}()
+	}
+	for i := range 300 {
+		if _, err := tr.Put(ctx, fmt.Sprint("k", i%50), []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+		if i%37 == 0 {
+			if err := tr.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if err := tr.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := tr.Get(ctx, "k49"); err != nil || string(n.Value) != "299" {
+		t.Fatalf("k49 = %+v %v", n, err)
+	}
+}
