@@ -94,8 +94,22 @@ func (s *Session) Running() *Network {
 	return s.net
 }
 
-// Close stops the network and closes the storage.
+// Close closes the drives still open, stops the network and closes the
+// storage.
 func (s *Session) Close() error {
+	s.mu.Lock()
+	var open []*shared
+	for _, sh := range s.drives {
+		if !sh.closed && sh.d != nil {
+			sh.closed = true
+			open = append(open, sh)
+		}
+	}
+	s.drives = nil
+	s.mu.Unlock()
+	for _, sh := range open {
+		sh.d.Close()
+	}
 	s.stopNet()
 	if n := s.Running(); n != nil {
 		n.Close()
@@ -268,11 +282,12 @@ func HumanBytes(n uint64) string {
 // and the commands a service runs on it): two writers of one drive in one
 // process would race their appends.
 type shared struct {
-	ready chan struct{} // closed once d or err is set
-	d     *hyperdrive.Drive
-	err   error
-	refs  int
-	names []string // its labels in Session.drives
+	ready  chan struct{} // closed once d or err is set
+	d      *hyperdrive.Drive
+	err    error
+	refs   int
+	names  []string // its labels in Session.drives
+	closed bool     // by the last release, or by Session.Close
 }
 
 // Drive opens the drive t names as OpenDrive does, or returns the one
@@ -329,8 +344,9 @@ func (s *Session) Drive(ctx context.Context, t Target, withNet bool) (d *hyperdr
 		once.Do(func() {
 			s.mu.Lock()
 			sh.refs--
-			last := sh.refs == 0
+			last := sh.refs == 0 && !sh.closed
 			if last {
+				sh.closed = true
 				for _, n := range sh.names {
 					if s.drives[n] == sh {
 						delete(s.drives, n)

@@ -1,0 +1,53 @@
+package app
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+)
+
+// TestDriveShared: a session opens each drive once for all its users (the
+// default drive is the same drive by its key); the last release closes it,
+// and Close closes what is still open.
+func TestDriveShared(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(Options{Net: NetOptions{NoDiscovery: true}}, filepath.Join(t.TempDir(), "st"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d1, r1, err := s.Drive(ctx, Target{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, r2, err := s.Drive(ctx, Target{Key: d1.Key()}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d1 != d2 {
+		t.Fatal("the default drive opened twice")
+	}
+	if err := d1.WriteFile(ctx, "/a", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, rv, err := s.Drive(ctx, Target{Key: d1.Key(), Version: 1}, false)
+	if err != nil || v == d1 || v.Writable() {
+		t.Fatalf("checkout: %v writable=%v", err, v != nil && v.Writable())
+	}
+	rv()
+	r1()
+	r1() // a second release of one handle does nothing
+	if _, err := d1.ReadFile(ctx, "/a"); err != nil {
+		t.Fatalf("closed while a user holds it: %v", err)
+	}
+	r2()
+	if len(s.drives) != 0 {
+		t.Fatalf("%d drives left open", len(s.drives))
+	}
+	// One left open is closed by Close.
+	if _, _, err := s.Drive(ctx, Target{}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
