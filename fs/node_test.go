@@ -210,20 +210,21 @@ func TestNodeMountsAndStatfs(t *testing.T) {
 type stallFile struct {
 	size    int64
 	release chan struct{}
-	err     error
 	mu      sync.Mutex
-	reads   []int64 // offsets asked for
+	err     error   // guarded by mu: read-ahead reads while a test changes it
+	reads   []int64 // guarded by mu: offsets asked for
 }
 
 func (f *stallFile) ReadAt(p []byte, off int64) (int, error) {
 	f.mu.Lock()
 	f.reads = append(f.reads, off)
+	err := f.err
 	f.mu.Unlock()
 	if f.release != nil {
 		<-f.release
 	}
-	if f.err != nil {
-		return 0, f.err
+	if err != nil {
+		return 0, err
 	}
 	data := pattern(int(f.size), 9)
 	n := copy(p, data[min(off, f.size):])
@@ -301,7 +302,9 @@ func TestReadIntegrityFailure(t *testing.T) {
 		}
 	}
 	// Errors from the drive itself are integrity failures too.
+	f.mu.Lock()
 	f.err = hypercore.ErrBadSignature
+	f.mu.Unlock()
 	if _, errno := read(t, fh, 8192, 4096); errno != syscall.EIO {
 		t.Errorf("Read with a bad signature: %v, want EIO", errno)
 	}
