@@ -8,7 +8,10 @@
 // Cases: a sequential read of a 256 MiB file (first read, then a re-read
 // from a fresh descriptor, which hyperfs serves from the page cache since a
 // version's content never changes), find and ls -lR over 10,000 files, and
-// an untar of 1,000 small files into the mount. The loopback mount has FUSE
+// an untar of 1,000 small files into the mount, cp -r, rm -rf and a git
+// clone of the same files; with -huge, folders of 10k to 100k (or -huge-files)
+// files and the mount of that drive; with -load N, N CPU-bound processes run
+// throughout, on both file systems alike; -cpuprofile writes pprof profiles. The loopback mount has FUSE
 // passthrough off, so its daemon serves every read, as hyperfs's does.
 // The jsfuse rows run the same cases on the JS FUSE stack, hyperdrive-fuse
 // 1.2 on fuse-native (libfuse 2, Debian's libfuse2), mounting the same
@@ -70,11 +73,16 @@ func main() {
 	key := flag.String("key", "", "drive key, for -child cold-read and raw-replication")
 	huge := flag.Bool("huge", false, "also run the huge-folder rows: ls -f of folders of 10k, 50k and 100k files, ls -l of the largest, mount time")
 	hugeFiles := flag.Int("huge-files", 0, "files in the largest huge folder (default 100k × scale), e.g. 1000000")
+	load := flag.Int("load", 0, "CPU-bound background processes to run during every case (both file systems get the same load)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of every Go backend's run to this prefix (<prefix>-<case>-<backend>.prof)")
 	flag.Parse()
 	hugeN = hugeFolders(*scale, *hugeFiles)
 	profilePrefix = *cpuProfile
 	sz := sizes(*scale)
+	if *child == "burn" {
+		burn()
+		return
+	}
 	if *child == "serve" {
 		if err := serve(*dir, *cacheMiB<<20); err != nil {
 			fmt.Fprintln(os.Stderr, "fusebench:", err)
@@ -105,7 +113,15 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(res)
 		return
 	}
-	if err := drive(sz, *cacheMiB, *huge, *hugeFiles); err != nil {
+	if *load > 0 {
+		if err := startLoad(*load); err != nil {
+			fmt.Fprintln(os.Stderr, "fusebench:", err)
+			os.Exit(1)
+		}
+	}
+	err := drive(sz, *cacheMiB, *huge, *hugeFiles)
+	stopLoad()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "fusebench:", err)
 		os.Exit(1)
 	}
@@ -187,6 +203,9 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 		{fmt.Sprintf("find, %d files", sz.tree), "find", perSec(sz.tree), "files/s"},
 		{fmt.Sprintf("ls -lR, %d files", sz.tree), "ls", perSec(sz.tree), "files/s"},
 		{fmt.Sprintf("untar %d files", sz.small), "untar", perSec(sz.small), "files/s"},
+		{fmt.Sprintf("cp -r %d files", sz.small), "cp", perSec(sz.small), "files/s"},
+		{fmt.Sprintf("rm -rf %d files", sz.small), "rm", perSec(sz.small), "files/s"},
+		{fmt.Sprintf("git clone, %d files", sz.small), "git-clone", perSec(sz.small), "files/s"},
 	}
 	if huge {
 		for _, n := range hugeN {
@@ -354,7 +373,15 @@ func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (res resu
 			}
 			tw.Write(body)
 		}
-		return result{}, tw.Close()
+		if err := tw.Close(); err != nil {
+			return result{}, err
+		}
+		// The same files as a local folder (for cp -r) and a git
+		// repository (for git clone).
+		return result{}, shell(fmt.Sprintf(`set -e; mkdir -p %[1]s/small-local %[1]s/small-repo
+tar -xf %[1]s/small.tar -C %[1]s/small-local
+tar -xf %[1]s/small.tar -C %[1]s/small-repo
+cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c user.email=bench@example.com commit -qm files`, dir))
 	case "setup-huge":
 		return result{}, setupHuge(dir, hugeN, cacheBytes)
 	}
@@ -370,7 +397,7 @@ func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (res resu
 		local, store = dir+"/read-local", dir+"/read-store"
 	case "find", "ls":
 		local, store = dir+"/tree-local", dir+"/tree-store"
-	case "untar":
+	case "untar", "cp", "rm", "git-clone":
 		local, err = os.MkdirTemp(dir, "untar-local-")
 		if err != nil {
 			return result{}, err
@@ -412,6 +439,11 @@ func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (res resu
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if step == "rm" { // the tree to remove, not timed
+		if err := shell("tar -xf " + dir + "/small.tar -C " + mnt); err != nil {
+			return res, err
+		}
+	}
 	start := time.Now()
 	switch step {
 	case "read":
@@ -433,6 +465,12 @@ func runChild(step, backend, dir string, sz sizeSet, cacheBytes int64) (res resu
 		err = shell("ls -lR " + mnt + " >/dev/null")
 	case "untar":
 		err = shell("tar -xf " + dir + "/small.tar -C " + mnt)
+	case "cp":
+		err = shell("cp -r " + dir + "/small-local " + mnt + "/copy")
+	case "rm":
+		err = shell("rm -rf " + mnt + "/d00 " + mnt + "/d0[1-9] " + mnt + "/d[1-9]*")
+	case "git-clone":
+		err = shell("git clone -q --no-hardlinks " + dir + "/small-repo " + mnt + "/clone")
 	case "mount-huge":
 		return res, nil
 	default:
