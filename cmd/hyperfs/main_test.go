@@ -120,6 +120,7 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"info", "--storage", ""}, exitUsage, "--storage is empty"},
 		{[]string{"info", "--log-level", "loud", "--storage", st}, exitUsage, "--log-level"},
 		{[]string{"info", "-q", "-v", "--storage", st}, exitUsage, "contradict"},
+		{[]string{"info", "--log-file", "/nonexistent/dir/log", "--storage", st}, exitUsage, "--log-file"},
 		{[]string{"info", "not-a-key"}, exitUsage, "not a drive key"},
 		{[]string{"info", key + "+x"}, exitUsage, "version"},
 		{[]string{"info", key + "+2", "--checkout", "3"}, exitUsage, "--checkout"},
