@@ -160,10 +160,11 @@ func (s *Session) OpenDrive(ctx context.Context, t Target, withNet bool) (*hyper
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, fmt.Errorf("no peer sent the drive within %s (%s; is anyone online with it? --peer host:port connects to one directly, --timeout waits longer): %w", timeout, s.triedNote(), err)
 		}
-		if t.Version != 0 && strings.Contains(err.Error(), "version") {
-			return nil, &HintError{fmt.Sprintf("drive %x has no version %d: %v", key, t.Version, err), err}
-		}
 		return nil, fmt.Errorf("opening drive: %w", err)
+	}
+	if latest := d.Metadata().Length(); t.Version > latest {
+		d.Close()
+		return nil, &HintError{fmt.Sprintf("drive %x has no version %d: its latest is %d", d.Key(), t.Version, latest), hyperdrive.ErrNotFound}
 	}
 	if n != nil && key == nil {
 		n.Join(d.DiscoveryKey())

@@ -205,6 +205,9 @@ func TestFlagsAnywhere(t *testing.T) {
 			t.Errorf("%q: %d %q %q", args, code, out, errOut)
 		}
 	}
+	if code, _, errOut := hyperfs(t, "", "ls", info.Key+"+999", "--storage", st); code != exitNotFound || !strings.Contains(errOut, "no version 999") {
+		t.Errorf("a version beyond the latest: %d %q", code, errOut)
+	}
 	if code, out, _ := hyperfs(t, "", "cat", "hyper://"+info.Key+"/docs/a.txt", "--storage", st); code != exitOK || out != "second!" {
 		t.Errorf("latest: %d %q", code, out)
 	}
