@@ -224,9 +224,9 @@ func (n *Node) tickLoop() {
 		n.store.gc(time.Now())
 		n.mu.Lock()
 		size := n.table.n
-		var old []*entry
+		var old []seenNode
 		if i%8 == 0 {
-			old = n.table.oldest(5)
+			old = snapshot(n.table.oldest(5))
 		}
 		n.mu.Unlock()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -397,10 +397,11 @@ func (n *Node) addNode(id []byte, from netip.AddrPort, token []byte) {
 		e.token = token
 	}
 	e.seen = time.Now()
-	ok, old := n.table.add(e)
+	ok, full := n.table.add(e)
 	if ok || !n.bootstrapped || n.pinging {
 		return
 	}
+	old := snapshot(full)
 	// A full bucket: ping its least recently seen nodes one by one and
 	// replace the first that does not answer, as dht-rpc's _reping.
 	n.pinging = true

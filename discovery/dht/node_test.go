@@ -174,3 +174,36 @@ func TestUpdateNeedsToken(t *testing.T) {
 func encodeHex(t [IDLen]byte) string { return hex.EncodeToString(t[:]) }
 
 func timeNow() time.Time { return time.Now() }
+
+// TestQueriesWhileNodesUpdate: a query reads the routing table while
+// messages update its entries (under -race this caught the query reading
+// entries after the lock was released).
+func TestQueriesWhileNodesUpdate(t *testing.T) {
+	bs := newNode(t, Config{Persistent: true})
+	n := newNode(t, Config{Bootstrap: []string{bs.Addr().String()}})
+	if err := n.Bootstrap(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				n.AddNodes([]NodeInfo{{ID: bs.ID(), Addr: bs.Addr()}})
+			}
+		}
+	}()
+	var topic [IDLen]byte
+	for range 20 {
+		rand.Read(topic[:])
+		if err := n.Lookup(t.Context(), topic, PeersOptions{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	<-done
+}

@@ -146,7 +146,7 @@ func (n *Node) runQuery(ctx context.Context, o queryOptions, onReply func(Reply)
 	// Bootstrapping: the closest nodes of the routing table, and the
 	// bootstrap nodes too if the table has fewer nodes than them.
 	n.mu.Lock()
-	known := n.table.closest(o.target, K)
+	known := nodeInfos(n.table.closest(o.target, K)) // copies: addNode updates entries in place
 	n.mu.Unlock()
 	for _, e := range known {
 		t.addUnverified(&qnode{id: e.ID, hasID: true, addr: e.Addr})

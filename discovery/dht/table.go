@@ -114,6 +114,21 @@ func (t *table) oldest(n int) []*entry {
 	return all[:min(n, len(all))]
 }
 
+// seenNode is a copy of an entry, safe to read without the node's lock
+// (addNode updates entries in place).
+type seenNode struct {
+	NodeInfo
+	seen time.Time
+}
+
+func snapshot(es []*entry) []seenNode {
+	out := make([]seenNode, len(es))
+	for i, e := range es {
+		out[i] = seenNode{e.NodeInfo, e.seen}
+	}
+	return out
+}
+
 func nodeInfos(es []*entry) []NodeInfo {
 	out := make([]NodeInfo, len(es))
 	for i, e := range es {
