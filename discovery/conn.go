@@ -27,6 +27,10 @@ type Conn struct {
 	topic [][32]byte
 }
 
+// PeerTransport says how the connection was made: "tcp", "utp" or "utp
+// (holepunched)".
+func (c *Conn) PeerTransport() string { return c.Transport.String() }
+
 // Topics returns the topics we found the peer for (none for an incoming
 // connection: the remote side knows why it called).
 func (c *Conn) Topics() [][32]byte {

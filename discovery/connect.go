@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/hyperfs/hyperfs/discovery/dht"
 )
@@ -114,5 +115,26 @@ func race(ctx context.Context, cs []Connector, p Peer, first bool) (net.Conn, Tr
 	if ctx.Err() != nil && len(errs) == 0 {
 		return nil, Transport{}, ctx.Err()
 	}
-	return nil, Transport{}, errors.Join(errs...)
+	return nil, Transport{}, oneLine(errs)
 }
+
+// oneLine joins errors on one line (errors.Join puts each on its own),
+// keeping them for errors.Is.
+func oneLine(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Error()
+	}
+	return joinedError{errs, strings.Join(msgs, "; ")}
+}
+
+type joinedError struct {
+	errs []error
+	msg  string
+}
+
+func (e joinedError) Error() string   { return e.msg }
+func (e joinedError) Unwrap() []error { return e.errs }

@@ -38,7 +38,7 @@ type peerInfo struct {
 func newPeerInfo(key string, p Peer) *peerInfo {
 	i := &peerInfo{key: key, peer: p, status: statusReconnect | statusFirewalled}
 	switch {
-	case p.Local:
+	case p.Local || p.Static:
 		i.priority = 3
 	case p.To.IsValid() && p.To.Addr() == p.Addr.Addr():
 		// Our public address is theirs: the same NAT, hard to reach.
@@ -71,7 +71,7 @@ func priorityOf(i *peerInfo) int {
 		return 4
 	case i.retries == 1:
 		return 5
-	case i.peer.Local:
+	case i.peer.Local || i.peer.Static:
 		return 3
 	}
 	return 2
@@ -90,6 +90,10 @@ func (i *peerInfo) update() bool {
 func (i *peerInfo) requeue() int {
 	if i.status&statusBanned != 0 || i.status&statusReconnect == 0 {
 		return -1
+	}
+	if i.peer.Static {
+		i.retries = min(i.retries+1, 3)
+		return i.retries - 1
 	}
 	if i.retries >= 3 {
 		i.retries++
@@ -149,6 +153,9 @@ type Peer struct {
 	Addr  netip.AddrPort // its TCP address
 	Topic [32]byte       // the topic it was found for
 	Local bool           // found on the LAN (mDNS, or a DHT local address)
+	// Static is a peer the user named (--peer): never forgotten, retried
+	// with backoff while its topic is joined.
+	Static bool
 	// Referrer is the DHT node that told us of it (invalid for LAN peers).
 	Referrer netip.AddrPort
 	// To is our address as that DHT node saw it.

@@ -43,7 +43,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strconv"
@@ -110,16 +109,32 @@ type Options struct {
 	// Refresh is the base of the DHT refresh: a topic is announced or
 	// looked up again after Refresh to twice it (5 min if zero).
 	Refresh time.Duration
+	// WaitRefresh is how often a topic joined with Wait is looked up on the
+	// DHT while no peer of it is connected (DefaultWaitRefresh if zero).
+	WaitRefresh time.Duration
 	// DHTTimeout is the DHT request timeout (see dht.Config).
 	DHTTimeout time.Duration
+	// Peers are static peers, "host:port": "found" for every topic looked
+	// up, dialled over TCP, and retried with backoff for as long as the
+	// topic is joined (the --peer finder).
+	Peers []string
+	// Finders are more finders, run beside the DHT, mDNS and static ones.
+	Finders []Finder
 	// Logger receives logs; slog.Default() if nil.
 	Logger *slog.Logger
 }
 
-// JoinOptions say what a Join does; both false means Lookup.
+// JoinOptions say what a Join does; Announce and Lookup both false means
+// Lookup. A one-shot reader looks up without announcing; a seeder
+// announces and looks up.
 type JoinOptions struct {
 	Announce bool // announce us as a peer of the topic
 	Lookup   bool // look peers of the topic up and connect to them
+	// Wait says the caller waits for a peer of the topic (to open a drive
+	// it does not have): until a connection to one is open, the DHT is
+	// asked again every Options.WaitRefresh (10 s) instead of every
+	// Refresh.
+	Wait bool
 }
 
 // Swarm finds, announces and connects peers. Its methods are safe for
@@ -133,6 +148,7 @@ type Swarm struct {
 	conn  []Connector
 	node  *dht.Node    // nil with NoDHT
 	mdns  *mdns.Server // nil with NoMDNS
+	find  []Finder
 	conns chan *Conn
 	ev    chan event
 	ctx   context.Context // cancelled on Close
@@ -151,16 +167,27 @@ type Swarm struct {
 	peers   int                 // open connections, both ways, and dials in flight
 	clients int                 // dials in flight and dialled connections
 	servers int                 // received connections
+	reach   map[[32]byte]*reach // what became of the peers found, by topic
+
+	lmu  sync.Mutex       // guards live
+	live map[[32]byte]int // open dialled connections by topic
+}
+
+// reach is what became of the peers found for a topic.
+type reach struct {
+	found     map[netip.AddrPort]bool // peer → a connection to it failed
+	failed    int                     // peers whose dials all failed so far
+	connected int                     // connections made, ever
+	lastErr   error
 }
 
 type topic struct {
 	key      [32]byte
 	opts     JoinOptions
 	cancel   context.CancelFunc
-	done     chan struct{} // closed when the topic goroutine ends
-	first    chan struct{} // closed after the first DHT round
-	leave    func()        // leaves mDNS
-	firstErr error         // error of the first DHT round, set before first closes
+	wg       sync.WaitGroup // the finders' goroutines
+	first    chan struct{}  // closed once every finder did a first round
+	firstErr error          // errors of the first rounds, set before first closes
 }
 
 // Listen binds the swarm's TCP and UDP port and starts its DHT node and
@@ -181,6 +208,9 @@ func Listen(ctx context.Context, opts Options) (*Swarm, error) {
 	if opts.Refresh <= 0 {
 		opts.Refresh = 5 * time.Minute
 	}
+	if opts.WaitRefresh <= 0 {
+		opts.WaitRefresh = DefaultWaitRefresh
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -193,6 +223,8 @@ func Listen(ctx context.Context, opts Options) (*Swarm, error) {
 		infos:  make(map[string]*peerInfo),
 		dedup:  make(map[string]*Conn),
 		unban:  make(map[*Conn]*peerInfo),
+		reach:  make(map[[32]byte]*reach),
+		live:   make(map[[32]byte]int),
 	}
 	if err := s.bind(ctx); err != nil {
 		return nil, err
@@ -224,6 +256,20 @@ func Listen(ctx context.Context, opts Options) (*Swarm, error) {
 			s.mdns = m
 		}
 	}
+	if s.node != nil {
+		bs := opts.Bootstrap
+		if bs == nil {
+			bs = dht.DefaultBootstrap
+		}
+		s.find = append(s.find, &dhtFinder{node: s.node, refresh: opts.Refresh, waitRefresh: opts.WaitRefresh, opts: s.peersOptions, log: s.log, bootstrap: bs})
+	}
+	if s.mdns != nil {
+		s.find = append(s.find, &mdnsFinder{server: s.mdns, port: s.announcePort})
+	}
+	if len(opts.Peers) > 0 {
+		s.find = append(s.find, &staticFinder{addrs: opts.Peers, log: s.log})
+	}
+	s.find = append(s.find, opts.Finders...)
 	s.conn = []Connector{tcpConnector{}}
 	if s.utp != nil && s.node != nil {
 		s.conn = append(s.conn, holepunchConnector{node: s.node, sock: s.utp})
@@ -300,8 +346,9 @@ func (s *Swarm) announcePort() uint16 {
 	return s.Addr().Port()
 }
 
-// Join starts announcing and/or looking up key; it returns at once (Flush
-// waits for the first DHT round). Joining again replaces the options.
+// Join starts announcing and/or looking up key with every finder; it
+// returns at once (Flush waits for the first rounds). Joining again
+// replaces the options and starts new rounds.
 func (s *Swarm) Join(key [32]byte, o JoinOptions) error {
 	if !o.Announce && !o.Lookup {
 		o.Lookup = true
@@ -316,55 +363,45 @@ func (s *Swarm) Join(key [32]byte, o JoinOptions) error {
 		s.leaveTopic(old)
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
-	t := &topic{key: key, opts: o, cancel: cancel, done: make(chan struct{}), first: make(chan struct{})}
-	if s.mdns != nil {
-		var port uint16
-		if o.Announce {
-			port = s.announcePort()
-		}
-		var onPeer func(netip.AddrPort)
-		if o.Lookup {
-			onPeer = func(a netip.AddrPort) { s.found(Peer{Addr: a, Topic: key, Local: true}) }
-		}
-		t.leave = s.mdns.Join(key, port, o.Lookup, onPeer)
-	}
+	t := &topic{key: key, opts: o, cancel: cancel, first: make(chan struct{})}
 	s.mu.Lock()
 	s.topics[key] = t
 	s.mu.Unlock()
-	s.wg.Add(1)
-	go s.topicLoop(ctx, t)
-	s.log.Debug("join", "topic", hex.EncodeToString(key[:]), "announce", o.Announce, "lookup", o.Lookup)
-	return nil
-}
-
-// topicLoop announces or looks up the topic on the DHT now and then again
-// every Refresh to 2×Refresh, as @hyperswarm/discovery.
-func (s *Swarm) topicLoop(ctx context.Context, t *topic) {
-	defer s.wg.Done()
-	defer close(t.done)
-	first := true
-	for {
-		var err error
-		if s.node != nil {
-			err = s.dhtRound(ctx, t)
-		}
-		if first {
-			t.firstErr = err
-			close(t.first)
-			first = false
-		}
-		if err != nil && ctx.Err() == nil {
-			s.log.Debug("DHT round", "topic", hex.EncodeToString(t.key[:]), "err", err)
-		}
-		wait := s.opts.Refresh + time.Duration(rand.Int64N(int64(s.opts.Refresh)))
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		}
+	var mu sync.Mutex
+	pending := len(s.find)
+	var errs []error
+	if pending == 0 {
+		close(t.first)
 	}
+	for _, f := range s.find {
+		var once sync.Once
+		q := Query{
+			Topic: key, JoinOptions: o,
+			Found: func(p Peer) { s.found(p) },
+			Round: func(err error) {
+				once.Do(func() {
+					mu.Lock()
+					defer mu.Unlock()
+					if err != nil {
+						errs = append(errs, fmt.Errorf("%s: %w", f.Name(), err))
+					}
+					if pending--; pending == 0 {
+						t.firstErr = errors.Join(errs...)
+						close(t.first)
+					}
+				})
+			},
+			Waiting: func() bool { return o.Wait && s.liveFor(key) == 0 },
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			f.Find(ctx, q)
+			q.Round(ctx.Err()) // a finder that ended early still counts
+		}()
+	}
+	s.log.Debug("join", "topic", hex.EncodeToString(key[:]), "announce", o.Announce, "lookup", o.Lookup, "wait", o.Wait)
+	return nil
 }
 
 func (s *Swarm) peersOptions() dht.PeersOptions {
@@ -377,29 +414,10 @@ func (s *Swarm) peersOptions() dht.PeersOptions {
 	return o
 }
 
-func (s *Swarm) dhtRound(ctx context.Context, t *topic) error {
-	po := s.peersOptions()
-	onReply := func(r dht.PeersReply) {
-		if !t.opts.Lookup {
-			return
-		}
-		for _, p := range r.LocalPeers {
-			s.found(Peer{Addr: p, Topic: t.key, Local: true, To: r.To})
-		}
-		for _, p := range r.Peers {
-			s.found(Peer{Addr: p, Topic: t.key, Referrer: r.Node, To: r.To})
-		}
-	}
-	if t.opts.Announce {
-		return s.node.Announce(ctx, t.key, po, onReply)
-	}
-	return s.node.Lookup(ctx, t.key, po, onReply)
-}
-
-// Flush waits until every joined topic has done its first DHT round (so
-// an announce is in place and a lookup's peers are queued). It returns the
-// first round's error of any topic, such as dht.ErrNoNodes with no
-// network.
+// Flush waits until every joined topic has done its first round with
+// every finder (so an announce is in place and a lookup's peers are
+// queued). It returns the first rounds' errors, such as dht.ErrNoNodes
+// with no network.
 func (s *Swarm) Flush(ctx context.Context) error {
 	s.mu.Lock()
 	ts := make([]*topic, 0, len(s.topics))
@@ -433,12 +451,18 @@ func (s *Swarm) Leave(ctx context.Context, key [32]byte) error {
 		return nil
 	}
 	s.leaveTopic(t)
-	if t.opts.Announce && s.node != nil {
-		if err := s.node.Unannounce(ctx, key, s.peersOptions()); err != nil {
-			return fmt.Errorf("discovery: unannounce: %w", err)
+	if !t.opts.Announce {
+		return nil
+	}
+	var errs []error
+	for _, f := range s.find {
+		if u, ok := f.(unannouncer); ok {
+			if err := u.Unannounce(ctx, key); err != nil {
+				errs = append(errs, fmt.Errorf("discovery: unannounce (%s): %w", f.Name(), err))
+			}
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (s *Swarm) leaveTopic(t *topic) {
@@ -447,11 +471,8 @@ func (s *Swarm) leaveTopic(t *topic) {
 		delete(s.topics, t.key)
 	}
 	s.mu.Unlock()
-	if t.leave != nil {
-		t.leave()
-	}
 	t.cancel()
-	<-t.done
+	t.wg.Wait()
 }
 
 func (s *Swarm) joined(key [32]byte) bool {
@@ -538,6 +559,42 @@ func (s *Swarm) acceptUTP() {
 	})
 }
 
+func (s *Swarm) liveFor(t [32]byte) int {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	return s.live[t]
+}
+
+// ErrUnreachable: peers of a topic were found but none could be connected
+// to.
+var ErrUnreachable = errors.New("peers were found but none could be reached")
+
+// Unreachable returns an ErrUnreachable error, saying how many peers and
+// why the last attempt failed, when peers of topic were found but every
+// attempt to connect to each of them failed and no peer connected to us;
+// nil otherwise. A caller that gave up waiting for a topic tells its user
+// this rather than that nobody is online.
+func (s *Swarm) Unreachable(topic [32]byte) error {
+	errc := make(chan error, 1)
+	if !s.post(event{kind: evReach, peer: Peer{Topic: topic}, errc: errc}) {
+		return nil
+	}
+	return <-errc
+}
+
+func (s *Swarm) unreachable(topic [32]byte) error {
+	r := s.reach[topic]
+	if r == nil || len(r.found) == 0 || r.connected > 0 || r.failed < len(r.found) || s.servers > 0 {
+		return nil
+	}
+	how := "TCP"
+	if len(s.conn) > 1 {
+		how = "TCP and, through the DHT, UDP holepunching with uTP"
+	}
+	return fmt.Errorf("%w: found %d peer(s) but could not connect to any over %s (both sides may be behind NATs that cannot be holepunched, such as symmetric NATs; one side forwarding its port, or --peer host:port to a reachable peer, helps); last error: %w",
+		ErrUnreachable, len(r.found), how, r.lastErr)
+}
+
 // Stats are a snapshot of the swarm's counters.
 type Stats struct {
 	Peers   int // open connections and dials in flight
@@ -579,6 +636,7 @@ const (
 	evBan
 	evReconnect
 	evStats
+	evReach
 )
 
 type event struct {
@@ -593,6 +651,7 @@ type event struct {
 	on     bool
 	reply  chan bool
 	stats  chan Stats
+	errc   chan error
 	// transport of a connection made or received
 	transport Transport
 }
@@ -634,9 +693,26 @@ func (s *Swarm) handle(e event) {
 			s.log.Debug("dial failed", "peer", i.peer.Addr, "err", e.err)
 			s.clients--
 			s.peers--
+			for _, t := range i.topics {
+				if r := s.reach[t]; r != nil {
+					if !r.found[i.peer.Addr] {
+						r.found[i.peer.Addr] = true
+						r.failed++
+					}
+					r.lastErr = e.err
+				}
+			}
 			s.requeue(i)
 			return
 		}
+		s.lmu.Lock()
+		for _, t := range i.topics {
+			s.live[t]++
+			if r := s.reach[t]; r != nil {
+				r.connected++
+			}
+		}
+		s.lmu.Unlock()
 		i.status &^= statusFirewalled
 		i.status |= statusProven
 		i.retries = 0
@@ -651,6 +727,13 @@ func (s *Swarm) handle(e event) {
 		c := e.conn
 		if c.Initiator {
 			s.clients--
+			s.lmu.Lock()
+			for _, t := range c.Topics() {
+				if s.live[t]--; s.live[t] <= 0 {
+					delete(s.live, t)
+				}
+			}
+			s.lmu.Unlock()
 		} else {
 			s.servers--
 		}
@@ -711,6 +794,8 @@ func (s *Swarm) handle(e event) {
 				i.status &^= statusReconnect
 			}
 		}
+	case evReach:
+		e.errc <- s.unreachable(e.peer.Topic)
 	case evStats:
 		e.stats <- Stats{Peers: s.peers, Clients: s.clients, Servers: s.servers, Queued: s.queued(), Known: len(s.infos)}
 	}
@@ -737,7 +822,9 @@ func (s *Swarm) deliver(c *Conn) {
 
 func (s *Swarm) key(p Peer) string {
 	k := p.Addr.String()
-	if !s.opts.Multiplex {
+	// A static peer gets one connection whatever the topics: it is named
+	// to replicate everything with.
+	if !s.opts.Multiplex && !p.Static {
 		k += "@" + hex.EncodeToString(p.Topic[:])
 	}
 	return k
@@ -745,6 +832,14 @@ func (s *Swarm) key(p Peer) string {
 
 // add is queue.js's add.
 func (s *Swarm) add(p Peer) {
+	r := s.reach[p.Topic]
+	if r == nil {
+		r = &reach{found: map[netip.AddrPort]bool{}}
+		s.reach[p.Topic] = r
+	}
+	if _, ok := r.found[p.Addr]; !ok {
+		r.found[p.Addr] = false
+	}
 	k := s.key(p)
 	i := s.infos[k]
 	existing := i != nil

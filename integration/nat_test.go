@@ -310,5 +310,41 @@ func TestNAT(t *testing.T) {
 		sb := sha256.Sum256(big)
 		ss := sha256.Sum256([]byte("a small file in a big drive\n"))
 		compareSums(t, exportedSums(t, out), map[string]string{"/big.bin": hex.EncodeToString(sb[:]), "/small.txt": hex.EncodeToString(ss[:])})
+		// info shows how the peer was reached.
+		info, err := hyperfsIn(t, n.hB, cliEnv(t), append(append([]string{"info", "--no-mdns", "--storage", filepath.Join(t.TempDir(), "go")}, n.bootstrapFlags()...), key)...)
+		if err != nil || !strings.Contains(info, n.routerA+":") || !strings.Contains(info, "utp (holepunched)") {
+			t.Fatalf("hyperfs info across two NATs (%v):\n%s", err, info)
+		}
+		t.Logf("hyperfs info:\n%s", info)
 	})
+}
+
+// TestNATSymmetric: behind NATs that pick a new port for every destination
+// (where JS peers fail too), hyperfs says that peers were found but none
+// could be reached, not that nobody is online.
+func TestNATSymmetric(t *testing.T) {
+	n := newNATNet(t, natSymmetric)
+	key, _, _ := jsDriveSeeder(t, n, n.hA)
+	_, msg, err := hyperfsExport(t, n, n.hB, key, 20*time.Second)
+	if err == nil {
+		t.Fatalf("hyperfs export across symmetric NATs succeeded:\n%s", msg)
+	}
+	if !strings.Contains(msg, "none could be reached") || !strings.Contains(msg, "holepunch") {
+		t.Fatalf("hyperfs export across symmetric NATs: %v\n%s", err, msg)
+	}
+	t.Logf("error: %s", msg)
+}
+
+// TestNATNone: without NATs the same peers connect over TCP.
+func TestNATNone(t *testing.T) {
+	n := newNATNet(t, natNone)
+	key, want, seeder := jsDriveSeeder(t, n, n.hA)
+	out, msg, err := hyperfsExport(t, n, n.hB, key, 60*time.Second)
+	if err != nil {
+		t.Fatalf("hyperfs export without NATs: %v\n%s", err, msg)
+	}
+	compareSums(t, exportedSums(t, out), want)
+	if c := seeder.waitFor("connection"); c.Type != "tcp" {
+		t.Errorf("JS seeder got a %s connection, want tcp", c.Type)
+	}
 }

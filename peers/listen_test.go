@@ -125,6 +125,13 @@ func TestListenerSurvivesEMFILE(t *testing.T) {
 	if fl.fails.Load() >= 0 {
 		t.Fatal("the injected accept errors were not hit")
 	}
+	// Both ends say how the peer is connected.
+	if cs := r.Conns(); len(cs) != 1 || cs[0].Transport != "tcp" || !cs[0].Initiator || cs[0].Addr != tl.Addr().String() {
+		t.Fatalf("reader's connections: %+v", cs)
+	}
+	if cs := w.ConnsOf(src.Feed); len(cs) != 1 || cs[0].Transport != "tcp" || cs[0].Initiator {
+		t.Fatalf("writer's connections of the feed: %+v", cs)
+	}
 	cancel()
 	select {
 	case <-done:

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sort"
 	"sync"
 	"time"
 
@@ -66,6 +67,7 @@ type Set struct {
 	mu      sync.Mutex
 	reps    map[[32]byte]*replication.Replicator      // guarded by mu: one per open feed
 	streams map[*replication.Stream][]*corestore.Core // guarded by mu: live streams and the feeds opened for them
+	info    map[*replication.Stream]ConnInfo          // guarded by mu: how each stream's peer is connected
 	closed  bool                                      // guarded by mu
 	unhook  []func()
 	pending chan struct{} // a slot per accepted connection in its handshake
@@ -80,6 +82,7 @@ func New(store *corestore.Store, opts Options) *Set {
 		log:     opts.Logger,
 		reps:    map[[32]byte]*replication.Replicator{},
 		streams: map[*replication.Stream][]*corestore.Core{},
+		info:    map[*replication.Stream]ConnInfo{},
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -209,6 +212,7 @@ func (s *Set) Serve(ctx context.Context, conn io.ReadWriteCloser, initiator bool
 		return replication.ErrClosed
 	}
 	s.streams[st] = nil
+	s.info[st] = connInfo(conn, initiator)
 	for _, r := range s.reps {
 		s.replicateLocked(st, r)
 	}
@@ -222,6 +226,7 @@ func (s *Set) Serve(ctx context.Context, conn io.ReadWriteCloser, initiator bool
 	s.mu.Lock()
 	held := s.streams[st]
 	delete(s.streams, st)
+	delete(s.info, st)
 	s.mu.Unlock()
 	for _, c := range held {
 		c.Close()
@@ -322,6 +327,65 @@ func (s *Set) ServeListener(ctx context.Context, l net.Listener) {
 			}
 		}()
 	})
+}
+
+// ConnInfo says how a peer is connected, for info and stats.
+type ConnInfo struct {
+	Addr      string `json:"addr"`      // the peer's address, host:port
+	Transport string `json:"transport"` // "tcp", "utp", "utp (holepunched)"
+	Initiator bool   `json:"initiator"` // we connected to it
+}
+
+func (c ConnInfo) String() string { return c.Addr + " " + c.Transport }
+
+// connInfo describes conn: its remote address if it has one, and its
+// transport as a discovery connection says or as its address's network
+// says.
+func connInfo(conn io.ReadWriteCloser, initiator bool) ConnInfo {
+	ci := ConnInfo{Initiator: initiator, Transport: "pipe"}
+	if a, ok := conn.(interface{ RemoteAddr() net.Addr }); ok && a.RemoteAddr() != nil {
+		ci.Addr = a.RemoteAddr().String()
+		switch a.RemoteAddr().Network() {
+		case "tcp", "tcp4", "tcp6":
+			ci.Transport = "tcp"
+		case "udp", "udp4", "udp6":
+			ci.Transport = "utp"
+		}
+	}
+	if t, ok := conn.(interface{ PeerTransport() string }); ok {
+		ci.Transport = t.PeerTransport()
+	}
+	return ci
+}
+
+// Conns describes every live connection.
+func (s *Set) Conns() []ConnInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ConnInfo, 0, len(s.info))
+	for _, ci := range s.info {
+		out = append(out, ci)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
+}
+
+// ConnsOf describes the connections on which feed f is replicated.
+func (s *Set) ConnsOf(f *hypercore.Feed) []ConnInfo {
+	r := s.Replicator(f)
+	if r == nil {
+		return nil
+	}
+	var out []ConnInfo
+	s.mu.Lock()
+	for _, p := range r.Peers() {
+		if ci, ok := s.info[p.Stream()]; ok {
+			out = append(out, ci)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
 }
 
 // Peers is the number of live connections.
