@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/hyperfs/hyperfs/discovery"
 	"github.com/hyperfs/hyperfs/peers"
@@ -76,7 +75,6 @@ func StartNetwork(ctx context.Context, s *Storage, o NetOptions) (*Network, erro
 	n := &Network{Peers: peers.New(s.Store, peers.Options{})}
 	for _, addr := range o.Peers {
 		n.addTried(addr)
-		n.Peers.Dial(ctx, addr)
 	}
 	if o.Listen != "" {
 		addr, err := n.Peers.Listen(ctx, o.Listen)
@@ -86,8 +84,10 @@ func StartNetwork(ctx context.Context, s *Storage, o NetOptions) (*Network, erro
 		}
 		slog.Info("listening for peers", "addr", addr.String())
 	}
-	if !o.NoDiscovery {
-		opts := discovery.Options{NoMDNS: o.NoMDNS}
+	// --peer addresses are a finder of the swarm like the DHT and the
+	// LAN: one pool dials them all.
+	if !o.NoDiscovery || len(o.Peers) > 0 {
+		opts := discovery.Options{NoMDNS: o.NoMDNS || o.NoDiscovery, NoDHT: o.NoDiscovery, Peers: o.Peers}
 		if len(o.Bootstrap) > 0 {
 			opts.Bootstrap = o.Bootstrap
 		}
@@ -136,26 +136,25 @@ func (n *Network) Join(dk [32]byte) {
 	}
 }
 
-// JoinUntil joins dk and, until done closes, joins it again every 10
-// seconds: a drive we wait for may be announced after our first lookup, and
-// the swarm's own refresh is minutes apart.
-func (n *Network) JoinUntil(done <-chan struct{}, dk [32]byte) {
-	n.Join(dk)
+// JoinWaiting joins dk to open a drive from peers: the swarm looks it up
+// again every 10 seconds while no peer of it is connected. announce is
+// false for one-shot commands, which only look up.
+func (n *Network) JoinWaiting(dk [32]byte, announce bool) {
 	if n.Swarm == nil {
 		return
 	}
-	go func() {
-		tick := time.NewTicker(10 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				n.Join(dk) // joining again starts a new DHT round
-			}
-		}
-	}()
+	if err := n.Swarm.Join(dk, discovery.JoinOptions{Announce: announce, Lookup: true, Wait: true}); err != nil {
+		slog.Warn("joining the swarm", "topic", fmt.Sprintf("%x", dk[:8]), "err", err)
+	}
+}
+
+// Unreachable is the swarm's word on a drive no peer sent: an error when
+// peers of it were found but none could be reached, nil otherwise.
+func (n *Network) Unreachable(dk [32]byte) error {
+	if n == nil || n.Swarm == nil {
+		return nil
+	}
+	return n.Swarm.Unreachable(dk)
 }
 
 // Close ends the replication streams, then discovery: closing the swarm

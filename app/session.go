@@ -13,6 +13,7 @@ import (
 	"github.com/hyperfs/hyperfs/daemonstore"
 	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
 	"github.com/hyperfs/hyperfs/hyperdrive"
+	"github.com/hyperfs/hyperfs/peers"
 )
 
 // Options open a session.
@@ -25,6 +26,9 @@ type Options struct {
 	// NoVerifyReads trusts the disk: blocks read back are not checked
 	// against their feed's merkle tree (corestore.Options.NoVerifyReads).
 	NoVerifyReads bool
+	// LookupOnly is for one-shot commands: someone else's drive is looked
+	// up on the DHT, not announced.
+	LookupOnly bool
 }
 
 // Validate checks the options up front.
@@ -145,9 +149,7 @@ func (s *Session) OpenDrive(ctx context.Context, t Target, withNet bool) (*hyper
 		opts.Update = n.Peers.Update
 	}
 	if n != nil && key != nil {
-		opened := make(chan struct{})
-		defer close(opened)
-		n.JoinUntil(opened, hcrypto.DiscoveryKey(key))
+		n.JoinWaiting(hcrypto.DiscoveryKey(key), !s.opts.LookupOnly)
 	}
 	timeout := s.opts.OpenTimeout
 	if timeout == 0 {
@@ -158,6 +160,11 @@ func (s *Session) OpenDrive(ctx context.Context, t Target, withNet bool) (*hyper
 	d, err := hyperdrive.Open(openCtx, s.Store, opts)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
+			if key != nil {
+				if uerr := n.Unreachable(hcrypto.DiscoveryKey(key)); uerr != nil {
+					return nil, fmt.Errorf("no peer sent the drive within %s: %w", timeout, uerr)
+				}
+			}
 			return nil, fmt.Errorf("no peer sent the drive within %s (%s; is anyone online with it? --peer host:port connects to one directly, --timeout waits longer): %w", timeout, s.triedNote(), err)
 		}
 		return nil, fmt.Errorf("opening drive: %w", err)
@@ -203,6 +210,16 @@ func (s *Session) Transferred(ctx context.Context, d *hyperdrive.Drive) (down, u
 		}
 	}
 	return down, up, peers
+}
+
+// Conns describes the connections d's metadata is replicated on: each
+// peer's address and transport.
+func (s *Session) Conns(d *hyperdrive.Drive) []peers.ConnInfo {
+	n := s.Running()
+	if n == nil {
+		return nil
+	}
+	return n.Peers.ConnsOf(d.Metadata())
 }
 
 // ErrStalled is the cause of a command's end when no data arrived for its

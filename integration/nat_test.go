@@ -186,7 +186,7 @@ func hyperfsIn(t *testing.T, ns string, env []string, args ...string) (string, e
 func hyperfsSeeder(t *testing.T, n *natNet, ns, dir, key string) {
 	t.Helper()
 	env := cliEnv(t)
-	if out, err := hyperfsIn(t, ns, env, "seed", key); err != nil {
+	if out, err := hyperfsIn(t, ns, env, "seed", "--storage", dir, key); err != nil {
 		t.Fatalf("hyperfs seed: %v\n%s", err, out)
 	}
 	startInNetns(t, ns, env, "", append([]string{hyperfsBin(t), "serve", "--no-mdns", "--storage", dir}, n.bootstrapFlags()...)...)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hyperfs/hyperfs/app"
 	"github.com/hyperfs/hyperfs/hyperdrive"
+	"github.com/hyperfs/hyperfs/peers"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -87,7 +88,9 @@ func (c *cli) withDrive(df *driveFlags, arg string, fn func(ctx context.Context,
 	if err != nil {
 		return err
 	}
-	s, done, err := c.session(c.options(df), t.Dir)
+	o := c.options(df)
+	o.LookupOnly = true // one-shot: look the drive up, do not announce it
+	s, done, err := c.session(o, t.Dir)
 	if err != nil {
 		return err
 	}
@@ -173,6 +176,8 @@ type driveInfo struct {
 	ContentBlocks  uint64 `json:"contentBlocks"`
 	MetadataBlocks uint64 `json:"metadataBlocks"`
 	Peers          int    `json:"peers"`
+	// Conns are the peers' addresses and transports.
+	Conns []peers.ConnInfo `json:"conns"`
 }
 
 func (c *cli) infoCmd() *cobra.Command {
@@ -191,12 +196,15 @@ func (c *cli) infoCmd() *cobra.Command {
 			d.Content(ctx) // opened, so Usage counts it; an empty drive may have none yet
 			u := d.Usage()
 			_, _, peers := s.Transferred(ctx, d)
-			in := driveInfo{hex.EncodeToString(d.Key()), hex.EncodeToString(dk[:]), d.Writable(), d.Version(), u.ContentBytes, u.ContentBlocks, u.MetadataBlocks, peers}
+			in := driveInfo{hex.EncodeToString(d.Key()), hex.EncodeToString(dk[:]), d.Writable(), d.Version(), u.ContentBytes, u.ContentBlocks, u.MetadataBlocks, peers, s.Conns(d)}
 			if asJSON {
 				return c.printJSON(in)
 			}
 			fmt.Fprintf(c.std.stdout, "key:            %s\ndiscovery key:  %s\nwritable:       %v\nversion:        %d\ncontent:        %s in %d blocks\nmetadata:       %d blocks\npeers:          %d\n",
 				in.Key, in.DiscoveryKey, in.Writable, in.Version, app.HumanBytes(in.ContentBytes), in.ContentBlocks, in.MetadataBlocks, in.Peers)
+			for _, pc := range in.Conns {
+				fmt.Fprintf(c.std.stdout, "  peer          %s\n", pc)
+			}
 			return nil
 		})
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hyperfs/hyperfs/app"
 	"github.com/hyperfs/hyperfs/hyperdrive"
+	"github.com/hyperfs/hyperfs/peers"
 	"github.com/spf13/cobra"
 )
 
@@ -102,6 +103,8 @@ type driveStats struct {
 	UploadedBytes   uint64    `json:"uploadedBytes"`
 	DownloadedBytes uint64    `json:"downloadedBytes"`
 	Updated         time.Time `json:"updated"`
+	// Conns are the peers' addresses and transports.
+	Conns []peers.ConnInfo `json:"conns,omitempty"`
 }
 
 func statsDir() string { return filepath.Join(app.StateDir(), "stats") }
@@ -127,6 +130,7 @@ func reportDriveStats(ctx context.Context, s *app.Session, d *hyperdrive.Drive, 
 	for {
 		ds := driveStats{Key: key, PID: os.Getpid(), Storage: s.Dir, Mountpoint: mountpoint, Version: d.Version(), Checkout: checkout != 0, Writable: writable, Updated: time.Now()}
 		ds.DownloadedBytes, ds.UploadedBytes, ds.Peers = s.Transferred(ctx, d)
+		ds.Conns = s.Conns(d)
 		b, _ := json.Marshal(ds)
 		os.WriteFile(file+".tmp", b, 0o600)
 		os.Rename(file+".tmp", file)
@@ -378,6 +382,9 @@ func (c *cli) statsCmd() *cobra.Command {
 		fmt.Fprintln(tw, "DRIVE\tMOUNTPOINT\tPID\tPEERS\tUP\tDOWN")
 		for _, ds := range all {
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", ds.Key, orDash(ds.Mountpoint), ds.PID, ds.Peers, app.HumanBytes(ds.UploadedBytes), app.HumanBytes(ds.DownloadedBytes))
+			for _, pc := range ds.Conns {
+				fmt.Fprintf(tw, "  peer %s\t\t\t\t\t\n", pc)
+			}
 		}
 		return tw.Flush()
 	}
