@@ -708,3 +708,50 @@ func TestMountedCoreIsAFile(t *testing.T) {
 		t.Errorf("the mounted core was updated %d times before its length was read, want once", updated[string(core.Feed.Key())])
 	}
 }
+
+// TestCallerOwnsNewFiles: with allow_other, a file another user creates
+// belongs to that user, who can then chmod it and append to it; in a
+// set-group-ID directory new entries take the directory's group.
+func TestCallerOwnsNewFiles(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to act as another user")
+	}
+	mnt := testMount(t, newDrive(t), hfs.Options{AllowOther: true})
+	if err := os.Chmod(filepath.Dir(mnt), 0o755); err != nil { // t.TempDir's are 0700
+		t.Fatal(err)
+	}
+	shared := mnt + "/shared"
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	as := func(uid, gid uint32, script string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("as %d: %s: %v\n%s", uid, script, err, out)
+		}
+	}
+	as(65534, 65533, "cd "+shared+" && echo one > f && chmod 600 f && echo two >> f && mkdir d")
+	for _, name := range []string{"f", "d"} {
+		if st := lstat(t, shared+"/"+name); st.Uid != 65534 || st.Gid != 65533 {
+			t.Errorf("%s: owner %d:%d, want 65534:65533", name, st.Uid, st.Gid)
+		}
+	}
+	if st := lstat(t, shared+"/f"); st.Mode&0o777 != 0o600 || st.Size != 8 {
+		t.Errorf("f: mode %o size %d", st.Mode&0o777, st.Size)
+	}
+	if err := os.Chown(shared, 0, 4242); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Chmod(shared, 0o2777); err != nil {
+		t.Fatal(err)
+	}
+	as(65534, 65533, "cd "+shared+" && touch g")
+	if st := lstat(t, shared+"/g"); st.Uid != 65534 || st.Gid != 4242 {
+		t.Errorf("in a set-group-ID directory: owner %d:%d, want 65534:4242", st.Uid, st.Gid)
+	}
+}
