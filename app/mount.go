@@ -248,11 +248,12 @@ func (m *Mount) Server() *fuse.Server { return m.server }
 func (m *Mount) Done() <-chan struct{} { return m.done }
 
 // Unmount unmounts the folder, retrying for a few seconds while it is busy
-// (a shell inside it), and waits for the mount to end.
+// (a shell inside it), then detaching it lazily: the folder is free at
+// once, and the mount serves those still using it until they let go, when
+// Unmount returns. The process never ends with the folder attached.
 func (m *Mount) Unmount() error {
-	var err error
 	for i := 0; i < 10; i++ {
-		if err = m.server.Unmount(); err == nil {
+		if err := m.server.Unmount(); err == nil {
 			<-m.done
 			return nil
 		}
@@ -262,5 +263,12 @@ func (m *Mount) Unmount() error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("unmounting %s: %w (close what uses it, then hyperfs unmount %s)", m.Dir, err, m.Dir)
+	slog.Warn("folder busy: detaching it; its users keep it until they let go", "dir", m.Dir)
+	if out, err := exec.Command("fusermount3", "-u", "-z", m.Dir).CombinedOutput(); err != nil {
+		if err := syscall.Unmount(m.Dir, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmounting %s: %v: %s (close what uses it, then hyperfs unmount %s)", m.Dir, err, out, m.Dir)
+		}
+	}
+	<-m.done
+	return nil
 }

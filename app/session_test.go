@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
+
+	hfs "github.com/hyperfs/hyperfs/fs"
 )
 
 // TestDriveShared: a session opens each drive once for all its users (the
@@ -49,5 +53,61 @@ func TestDriveShared(t *testing.T) {
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUnmountBusyDetaches: a mount something still uses is detached
+// lazily after a few seconds; Unmount returns once its user lets go, so the
+// process never ends with the folder attached.
+func TestUnmountBusyDetaches(t *testing.T) {
+	ctx := context.Background()
+	t.Setenv("XDG_STATE_HOME", t.TempDir())
+	s, err := Open(Options{Net: NetOptions{NoDiscovery: true}}, filepath.Join(t.TempDir(), "st"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, release, err := s.Drive(ctx, Target{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	mnt, err := CheckMountpoint(filepath.Join(t.TempDir(), "mnt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.MountDrive(d, mnt, hfs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := exec.Command("sleep", "60")
+	user.Dir = mnt
+	if err := user.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Unmount() }()
+	deadline := time.Now().Add(10 * time.Second)
+	for IsMountpoint(mnt) {
+		if time.Now().After(deadline) {
+			user.Process.Kill()
+			t.Fatal("a busy mount was not detached")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case <-done:
+		t.Fatal("Unmount returned while the mount still had a user")
+	case <-time.After(300 * time.Millisecond):
+	}
+	user.Process.Kill()
+	user.Wait()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Unmount did not return after the user left")
 	}
 }

@@ -165,7 +165,10 @@ func (c *cli) mount(df *driveFlags, t app.Target, dir string, fo hfs.Options) er
 	case <-ctx.Done():
 		sdNotify("STOPPING=1")
 		unmountOnSignal(c.std, m.Server(), abs, m.Done())
-		svc.UnmountAll()
+		// The other mounts of the service, each as patiently.
+		for _, other := range svc.Mounts() {
+			unmountOnSignal(c.std, other.Server(), other.Dir, other.Done())
+		}
 	case <-idle:
 	}
 	return nil
