@@ -80,16 +80,16 @@ type DirEntry struct {
 }
 
 // File is an open regular file of one version: its content never changes.
+// The mount reads it with ReadAtContext, straight into the request's
+// buffer; ReadAt is for copying it (a file reopened for writing).
 type File interface {
 	io.ReaderAt
+	// ReadAtContext is ReadAt that gives up when ctx ends (the request
+	// was interrupted, or Options.ReadTimeout passed), returning
+	// ctx.Err(), wrapped or not. Reads may run concurrently.
+	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
 	Size() int64
 	Close() error
-}
-
-// ContextReaderAt is implemented by Files whose reads can be cancelled.
-// The mount calls it, when present, instead of ReadAt in a goroutine.
-type ContextReaderAt interface {
-	ReadAtContext(ctx context.Context, p []byte, off int64) (int, error)
 }
 
 // Splicer is implemented by Files whose bytes may lie, unchanged and in
@@ -102,9 +102,8 @@ type Splicer interface {
 
 // Prefetcher is implemented by Files whose content may have to come from
 // the network. Prefetch makes [off, off+n) local without returning it; the
-// mount calls it from a goroutine, ahead of sequential readers, on Files
-// that also implement ContextReaderAt (other Files get read-ahead into
-// memory instead).
+// mount calls it from a goroutine, ahead of sequential readers. (Files in
+// memory or on disk need none: the kernel's read-ahead asks early enough.)
 type Prefetcher interface {
 	Prefetch(ctx context.Context, off, n int64) error
 }
