@@ -83,7 +83,7 @@ func (t *Trie) Batch(ctx context.Context, ops []Op) ([]*Node, error) {
 		out[i] = n.public()
 	}
 	if t.group.delay > 0 {
-		if err := t.addPending(ctx, b.nodes...); err != nil {
+		if err := t.addPending(b.nodes...); err != nil {
 			return nil, fmt.Errorf("batch: %w", err)
 		}
 		return out, nil

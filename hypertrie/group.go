@@ -1,7 +1,6 @@
 package hypertrie
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -41,7 +40,6 @@ type groupState struct {
 	delay   time.Duration               // 0: writes append at once
 	pending atomic.Pointer[pendingTail] // nil when nothing is pending
 	timer   *time.Timer                 // guarded by write: flushes the tail
-	err     error                       // guarded by write: why the last timed flush failed
 }
 
 // length is the live trie's version: the feed's length plus what is
@@ -57,7 +55,7 @@ func (t *Trie) length() uint64 {
 
 // addPending adds written nodes to the pending tail (their seqs already
 // set) and arms the flush timer. Called with t.write held.
-func (t *Trie) addPending(ctx context.Context, nodes ...*node) error {
+func (t *Trie) addPending(nodes ...*node) error {
 	p := t.group.pending.Load()
 	next := &pendingTail{offset: nodes[0].seq}
 	if p != nil {
@@ -68,16 +66,20 @@ func (t *Trie) addPending(ctx context.Context, nodes ...*node) error {
 	}
 	t.group.pending.Store(next)
 	if len(next.nodes) >= maxPending {
-		return t.flushLocked()
+		if err := t.flushLocked(); err != nil {
+			t.group.pending.Store(p) // this write did not happen
+			return err
+		}
+		return nil
 	}
 	if t.group.timer == nil {
 		t.group.timer = time.AfterFunc(t.group.delay, func() {
 			t.write.Lock()
 			defer t.write.Unlock()
 			t.group.timer = nil
-			if err := t.flushLocked(); err != nil {
-				t.group.err = err
-			}
+			// A failure leaves the tail pending: the next Flush, which
+			// someone waits on, tries again and reports it.
+			t.flushLocked()
 		})
 	}
 	return nil
@@ -94,7 +96,6 @@ func (t *Trie) Flush() error {
 		t.group.timer.Stop()
 		t.group.timer = nil
 	}
-	t.group.err = nil
 	return t.flushLocked()
 }
 

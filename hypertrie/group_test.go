@@ -177,3 +177,68 @@ func TestGroupCommitConcurrentReads(t *testing.T) {
 		t.Fatalf("k49 = %+v %v", n, err)
 	}
 }
+
+// failingFeed refuses appends while fail is set.
+type failingFeed struct {
+	*sliceFeed
+	mu   sync.Mutex
+	fail bool
+}
+
+func (f *failingFeed) Append(blocks ...[]byte) (uint64, error) {
+	f.mu.Lock()
+	fail := f.fail
+	f.mu.Unlock()
+	if fail {
+		return 0, errors.New("disk full")
+	}
+	return f.sliceFeed.Append(blocks...)
+}
+
+// TestGroupCommitFailedFlush checks that a flush that fails reports it and
+// keeps the writes pending for the next one, and that a write that cannot
+// be flushed at the pending limit fails without leaving its node behind.
+func TestGroupCommitFailedFlush(t *testing.T) {
+	ctx := context.Background()
+	feed := &failingFeed{sliceFeed: &sliceFeed{writable: true}}
+	tr, err := New(feed, Options{GroupCommit: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Put(ctx, "a", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	feed.mu.Lock()
+	feed.fail = true
+	feed.mu.Unlock()
+	if err := tr.Flush(); err == nil {
+		t.Fatal("flush to a failing feed succeeded")
+	}
+	if n, err := tr.Get(ctx, "a"); err != nil || string(n.Value) != "1" {
+		t.Fatalf("write lost by a failed flush: %+v %v", n, err)
+	}
+	for i := 1; i < maxPending-1; i++ {
+		if _, err := tr.Put(ctx, fmt.Sprint("k", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	version := tr.Version()
+	if _, err := tr.Put(ctx, "over", nil); err == nil {
+		t.Fatal("a write past the pending limit succeeded with the feed failing")
+	}
+	if tr.Version() != version {
+		t.Fatalf("failed write left version %d, want %d", tr.Version(), version)
+	}
+	if _, err := tr.Get(ctx, "over"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("failed write is visible: %v", err)
+	}
+	feed.mu.Lock()
+	feed.fail = false
+	feed.mu.Unlock()
+	if err := tr.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if feed.Length() != version {
+		t.Fatalf("feed has %d blocks after the flush, want %d", feed.Length(), version)
+	}
+}

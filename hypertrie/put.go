@@ -149,7 +149,7 @@ func (t *Trie) finishPut(ctx context.Context, l loader, n *node, closest *node, 
 	}
 	if t.group.delay > 0 {
 		n.seq = t.length()
-		if err := t.addPending(ctx, n); err != nil {
+		if err := t.addPending(n); err != nil {
 			return nil, err
 		}
 		return n, nil
