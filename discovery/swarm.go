@@ -46,6 +46,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +73,9 @@ type Options struct {
 	// NoUTP turns uTP off: no holepunching, TCP only, and the DHT gets a
 	// plain UDP socket.
 	NoUTP bool
+	// NoTCP dials peers over holepunch+uTP only (TCP is still accepted):
+	// for measuring uTP.
+	NoTCP bool
 	// MDNS configures LAN discovery.
 	MDNS mdns.Config
 	// Host is the address to listen on ("" for every interface).
@@ -270,7 +274,9 @@ func Listen(ctx context.Context, opts Options) (*Swarm, error) {
 		s.find = append(s.find, &staticFinder{addrs: opts.Peers, log: s.log})
 	}
 	s.find = append(s.find, opts.Finders...)
-	s.conn = []Connector{tcpConnector{}}
+	if !opts.NoTCP {
+		s.conn = []Connector{tcpConnector{}}
+	}
 	if s.utp != nil && s.node != nil {
 		s.conn = append(s.conn, holepunchConnector{node: s.node, sock: s.utp})
 	}
@@ -587,10 +593,16 @@ func (s *Swarm) unreachable(topic [32]byte) error {
 	if r == nil || len(r.found) == 0 || r.connected > 0 || r.failed < len(r.found) || s.servers > 0 {
 		return nil
 	}
-	how := "TCP"
-	if len(s.conn) > 1 {
-		how = "TCP and, through the DHT, UDP holepunching with uTP"
+	var ways []string
+	for _, c := range s.conn {
+		switch c.(type) {
+		case tcpConnector:
+			ways = append(ways, "TCP")
+		case holepunchConnector:
+			ways = append(ways, "UDP holepunching with uTP through the DHT")
+		}
 	}
+	how := strings.Join(ways, " and ")
 	return fmt.Errorf("%w: found %d peer(s) but could not connect to any over %s (both sides may be behind NATs that cannot be holepunched, such as symmetric NATs; one side forwarding its port, or --peer host:port to a reachable peer, helps); last error: %w",
 		ErrUnreachable, len(r.found), how, r.lastErr)
 }

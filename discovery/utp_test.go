@@ -13,8 +13,7 @@ import (
 func TestHolepunchUTP(t *testing.T) {
 	bs := bootstrapNode(t)
 	a := newSwarm(t, bs, Options{})
-	b := newSwarm(t, bs, Options{})
-	b.conn = b.conn[1:] // holepunch+uTP only
+	b := newSwarm(t, bs, Options{NoTCP: true})
 	topic := randomTopic()
 	a.Join(topic, JoinOptions{Announce: true})
 	if err := a.Flush(t.Context()); err != nil {
