@@ -27,6 +27,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -37,6 +38,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -73,6 +75,7 @@ func main() {
 	key := flag.String("key", "", "drive key, for -child cold-read and raw-replication")
 	huge := flag.Bool("huge", false, "also run the huge-folder rows: ls -f of folders of 10k, 50k and 100k files, ls -l of the largest, mount time")
 	hugeFiles := flag.Int("huge-files", 0, "files in the largest huge folder (default 100k × scale), e.g. 1000000")
+	flag.IntVar(&runs, "runs", 1, "runs of every case on every backend, interleaved; the table shows medians")
 	load := flag.Int("load", 0, "CPU-bound background processes to run during every case (both file systems get the same load)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of every Go backend's run to this prefix (<prefix>-<case>-<backend>.prof)")
 	flag.Parse()
@@ -113,6 +116,7 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(res)
 		return
 	}
+	loadN = *load
 	if *load > 0 {
 		if err := startLoad(*load); err != nil {
 			fmt.Fprintln(os.Stderr, "fusebench:", err)
@@ -140,6 +144,9 @@ func sizes(scale float64) sizeSet {
 		small: max(10, int(1000*scale)),
 	}
 }
+
+// runs is how often each case runs on each backend; loadN the -load.
+var runs, loadN int
 
 // profilePrefix, if set, is where children write CPU profiles.
 var profilePrefix string
@@ -222,30 +229,41 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	backends := []string{"loopback", "hyperdrive", "memback", "jsfuse"}
 	jsNotRun := "" // why jsfuse cannot mount, once a case found it
 	for _, rw := range rows {
-		res := map[string]result{}
+		runsOf := map[string][]result{}
 		notRun := map[string]string{}
-		for _, b := range backends {
-			if b == "memback" && isHugeStep(rw.step) {
-				continue // holds nothing of the huge drive
-			}
-			if b == "jsfuse" && jsNotRun != "" {
-				notRun[b] = jsNotRun
-				continue
-			}
-			r, err := run(rw.step, b)
-			if err != nil && b == "jsfuse" {
-				// The JS stack is optional: report why, go on.
-				notRun[b] = reason(err)
-				if strings.Contains(err.Error(), errNoMount.Error()) {
-					jsNotRun = notRun[b]
+		// Runs are interleaved across backends, so a burst of load on the
+		// machine hits them alike; each row reports the median run.
+		for range runs {
+			for _, b := range backends {
+				if b == "memback" && isHugeStep(rw.step) {
+					continue // holds nothing of the huge drive
 				}
-				fmt.Fprintf(os.Stderr, "not run: %s on %s: %v\n", rw.step, b, err)
-				continue
+				if _, ok := notRun[b]; ok {
+					continue
+				}
+				if b == "jsfuse" && jsNotRun != "" {
+					notRun[b] = jsNotRun
+					continue
+				}
+				r, err := run(rw.step, b)
+				if err != nil && b == "jsfuse" {
+					// The JS stack is optional: report why, go on.
+					notRun[b] = reason(err)
+					if strings.Contains(err.Error(), errNoMount.Error()) {
+						jsNotRun = notRun[b]
+					}
+					fmt.Fprintf(os.Stderr, "not run: %s on %s: %v\n", rw.step, b, err)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				runsOf[b] = append(runsOf[b], r)
 			}
-			if err != nil {
-				return err
-			}
-			res[b] = r
+		}
+		res := map[string]result{}
+		for b, rs := range runsOf {
+			res[b] = median(rs)
 		}
 		for _, b := range backends {
 			if _, ok := res[b]; !ok && notRun[b] == "" {
@@ -273,10 +291,27 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	fmt.Fprintf(tw, "%s, remote, cold\thyperdrive\t%.3f\t%.1f MB/s\t%.2f× of replication\t%.0f\t\n", rows[0].name, cold.Seconds, mbps(cold, false), raw.Seconds/cold.Seconds, float64(cold.PeakRSS)/(1<<20))
 	tw.Flush()
 	fmt.Printf("\nvs loopback = loopback time / this time (higher is faster). Drive cache budget %d MiB.\n", cacheMiB)
+	fmt.Printf("Median of %d interleaved runs per case and backend (peak RSS: the largest); %d CPU-bound background processes.\n", runs, loadN)
 	fmt.Println("remote rows: the drive served by another process over loopback TCP; \"replication only\" downloads the file's blocks with no mount.")
 	fmt.Println("memback holds its content in memory: its RSS includes the data.")
 	fmt.Println("jsfuse: hyperdrive-fuse on fuse-native (libfuse 2) on the same corestore folders; its RSS is the node process's.")
 	return nil
+}
+
+// median returns the run with the median time (the re-read time and peak
+// RSS are the largest of the runs').
+func median(rs []result) result {
+	sorted := slices.Clone(rs)
+	slices.SortFunc(sorted, func(a, b result) int { return cmp.Compare(a.Seconds, b.Seconds) })
+	m := sorted[len(sorted)/2]
+	s2 := make([]float64, len(rs))
+	for i, r := range rs {
+		s2[i] = r.Seconds2
+		m.PeakRSS = max(m.PeakRSS, r.PeakRSS)
+	}
+	slices.Sort(s2)
+	m.Seconds2 = s2[len(s2)/2]
+	return m
 }
 
 // spawn runs one child and decodes its result.
