@@ -209,6 +209,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 		{fmt.Sprintf("read %d MiB", sz.file>>20), "read", mbps, "MB/s"},
 		{fmt.Sprintf("find, %d files", sz.tree), "find", perSec(sz.tree), "files/s"},
 		{fmt.Sprintf("ls -lR, %d files", sz.tree), "ls", perSec(sz.tree), "files/s"},
+		{fmt.Sprintf("cat, 100 parallel readers, %d files", sz.tree), "cat-parallel", perSec(sz.tree), "files/s"},
 		{fmt.Sprintf("untar %d files", sz.small), "untar", perSec(sz.small), "files/s"},
 		{fmt.Sprintf("cp -r %d files", sz.small), "cp", perSec(sz.small), "files/s"},
 		{fmt.Sprintf("rm -rf %d files", sz.small), "rm", perSec(sz.small), "files/s"},
@@ -430,7 +431,7 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 	switch step {
 	case "read":
 		local, store = dir+"/read-local", dir+"/read-store"
-	case "find", "ls":
+	case "find", "ls", "cat-parallel":
 		local, store = dir+"/tree-local", dir+"/tree-store"
 	case "untar", "cp", "rm", "git-clone":
 		local, err = os.MkdirTemp(dir, "untar-local-")
@@ -498,6 +499,8 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 		err = shell("find " + mnt + " >/dev/null")
 	case "ls":
 		err = shell("ls -lR " + mnt + " >/dev/null")
+	case "cat-parallel":
+		err = shell("cd " + mnt + " && find . -type f | xargs -P 100 -n 20 cat >/dev/null")
 	case "untar":
 		err = shell("tar -xf " + dir + "/small.tar -C " + mnt)
 	case "cp":
@@ -589,7 +592,7 @@ func mountGo(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int
 				return nil, nil, err
 			}
 			b.WriteFile(ctx, "/big", 0644, bytes.NewReader(data), int64(len(data)))
-		case "find", "ls":
+		case "find", "ls", "cat-parallel":
 			for i := range sz.tree {
 				body := []byte(treeFile(i) + "\n")
 				b.WriteFile(ctx, "/"+treeFile(i), 0644, bytes.NewReader(body), int64(len(body)))
