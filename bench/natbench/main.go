@@ -242,7 +242,7 @@ func run(rounds int) error {
 			g.stop()
 			ann.stop()
 			if err != nil {
-				return fmt.Errorf("Go looker: %w", err)
+				return fmt.Errorf("hyperfs looker: %w", err)
 			}
 			gos, goT = append(gos, ev.Ms), ev.Transport
 		}

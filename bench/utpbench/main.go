@@ -339,7 +339,6 @@ func run(sizeMiB int64, rounds int, rate string) error {
 		seedHost, readHost string
 		wrapSeed, wrapRead func(...string) *exec.Cmd
 		link               float64 // MB/s, 0 if unshaped
-		cleanup            func()
 	}
 	plain := func(argv ...string) *exec.Cmd { return exec.Command(argv[0], argv[1:]...) }
 	// Loopback: a DHT node in this process.
@@ -471,4 +470,3 @@ func main() {
 		os.Exit(1)
 	}
 }
-
