@@ -220,7 +220,7 @@ func (s *Session) MountDrive(d *hyperdrive.Drive, abs string, o hfs.Options) (*M
 	}
 	o.StagingDir = staging
 	if o.FsName == "" {
-		o.FsName = "hyperfs:" + KeyString(d.Key())[:16]
+		o.FsName = fmt.Sprintf("hyperfs:%x", d.Key()[:8])
 	}
 	server, err := hfs.Mount(abs, hfs.NewDrive(d, s.Store.Dir()), o)
 	if err != nil {

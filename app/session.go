@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -278,9 +277,6 @@ func Stalled(ctx context.Context, err error) error {
 	}
 	return err
 }
-
-// KeyString is a key in hex.
-func KeyString(k []byte) string { return hex.EncodeToString(k) }
 
 // HumanBytes formats a byte count with a binary unit.
 func HumanBytes(n uint64) string {

@@ -18,9 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrInUse is returned when another process has the storage open.
-var ErrInUse = corestore.ErrLocked
-
 // Storage is an open storage folder (a corestore) and the cache under it.
 type Storage struct {
 	Dir   string // the corestore folder
