@@ -402,7 +402,9 @@ func print(dirs, names []string, results map[string]map[string]counts) {
 	tw.Flush()
 	if haveRef {
 		fmt.Println("\nnodev: the go-fuse loopback refusing what a drive cannot hold (fifos, sockets, device nodes, hard")
-		fmt.Println("links) with EPERM. \"hyperfs beyond nodev\": subtests failing on hyperfs but not there.")
+		fmt.Println("links) with EPERM. \"hyperfs beyond nodev\": subtests failing on hyperfs but not there. By design")
+		fmt.Println("among them: atime (a drive stores none; atime shows mtime) and a directory's link count (1, as on")
+		fmt.Println("btrfs: counting subdirectories would list the directory at every stat).")
 		if verbose {
 			for _, l := range extraLines {
 				fmt.Println(l)
