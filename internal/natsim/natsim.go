@@ -145,12 +145,12 @@ func New(kind Kind) (n *Net, err error) {
 // "100mbit") with a token bucket filter, in both directions.
 func (n *Net) Shape(rate string) error {
 	for _, dev := range []string{"p0", "p1"} {
-		if out, err := exec.Command("ip", "netns", "exec", n.Pub, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate, "burst", "64kb", "latency", "50ms").CombinedOutput(); err != nil {
+		if out, err := exec.Command("ip", "netns", "exec", n.Pub, "tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", rate, "burst", "64kb", "latency", "200ms").CombinedOutput(); err != nil {
 			return fmt.Errorf("tc on %s: %v: %s", dev, err, out)
 		}
 	}
 	for _, r := range n.all[1:3] {
-		if out, err := exec.Command("ip", "netns", "exec", r, "tc", "qdisc", "add", "dev", "wan", "root", "tbf", "rate", rate, "burst", "64kb", "latency", "50ms").CombinedOutput(); err != nil {
+		if out, err := exec.Command("ip", "netns", "exec", r, "tc", "qdisc", "add", "dev", "wan", "root", "tbf", "rate", rate, "burst", "64kb", "latency", "200ms").CombinedOutput(); err != nil {
 			return fmt.Errorf("tc on %s wan: %v: %s", r, err, out)
 		}
 	}
