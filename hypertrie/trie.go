@@ -87,7 +87,8 @@ type Options struct {
 	Metadata []byte
 	// GroupCommit, if set, lets writes wait up to this long to be
 	// appended together, in one append with one signature (see Flush);
-	// 0 appends every write at once.
+	// 0 appends every write at once. Pending writes are seen by this trie
+	// and its checkouts only: a process writes a feed through one Trie.
 	GroupCommit time.Duration
 }
 
