@@ -75,6 +75,7 @@ func main() {
 	key := flag.String("key", "", "drive key, for -child cold-read and raw-replication")
 	huge := flag.Bool("huge", false, "also run the huge-folder rows: ls -f of folders of 10k, 50k and 100k files, ls -l of the largest, mount time")
 	hugeFiles := flag.Int("huge-files", 0, "files in the largest huge folder (default 100k × scale), e.g. 1000000")
+	flag.StringVar(&casesFilter, "cases", "", "run only these cases, comma-separated: read, find, ls, cat-parallel, untar, cp, rm, git-clone, ls-f, ls-l, mount-huge, remote (default all)")
 	flag.IntVar(&runs, "runs", 1, "runs of every case on every backend, interleaved; the table shows medians")
 	load := flag.Int("load", 0, "CPU-bound background processes to run during every case (both file systems get the same load)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of every Go backend's run to this prefix (<prefix>-<case>-<backend>.prof)")
@@ -145,6 +146,18 @@ func sizes(scale float64) sizeSet {
 	}
 }
 
+// casesFilter is -cases.
+var casesFilter string
+
+// selected reports whether -cases includes step (ls-f:N matches ls-f).
+func selected(step string) bool {
+	if casesFilter == "" {
+		return true
+	}
+	name, _, _ := strings.Cut(step, ":")
+	return slices.Contains(strings.Split(casesFilter, ","), name)
+}
+
 // runs is how often each case runs on each backend; loadN the -load.
 var runs, loadN int
 
@@ -178,7 +191,16 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 		fmt.Fprintf(os.Stderr, "done: %s on %s\n", step, backend)
 		return r, nil
 	}
-	setups := []string{"setup-read", "setup-tree", "setup-tar"}
+	var setups []string
+	if selected("read") || selected("remote") {
+		setups = append(setups, "setup-read")
+	}
+	if selected("find") || selected("ls") || selected("cat-parallel") {
+		setups = append(setups, "setup-tree")
+	}
+	if selected("untar") || selected("cp") || selected("rm") || selected("git-clone") {
+		setups = append(setups, "setup-tar")
+	}
 	if huge {
 		setups = append(setups, "setup-huge")
 	}
@@ -226,6 +248,15 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 			total += n
 		}
 		rows = append(rows, row{fmt.Sprintf("mount, drive of %d files", total), "mount-huge", perSec(1), "mounts/s"})
+	}
+	if casesFilter != "" {
+		keep := rows[:0]
+		for _, rw := range rows {
+			if selected(rw.step) {
+				keep = append(keep, rw)
+			}
+		}
+		rows = keep
 	}
 	backends := []string{"loopback", "hyperdrive", "memback", "jsfuse"}
 	jsNotRun := "" // why jsfuse cannot mount, once a case found it
@@ -284,12 +315,15 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 			}
 		}
 	}
-	cold, raw, err := remoteRows(self, tmp, cacheMiB)
-	if err != nil {
-		return err
+	if selected("remote") {
+		cold, raw, err := remoteRows(self, tmp, cacheMiB)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("read %d MiB", sz.file>>20)
+		fmt.Fprintf(tw, "%s, remote\treplication only\t%.3f\t%.1f MB/s\t\t%.0f\t\n", name, raw.Seconds, mbps(raw, false), float64(raw.PeakRSS)/(1<<20))
+		fmt.Fprintf(tw, "%s, remote, cold\thyperdrive\t%.3f\t%.1f MB/s\t%.2f× of replication\t%.0f\t\n", name, cold.Seconds, mbps(cold, false), raw.Seconds/cold.Seconds, float64(cold.PeakRSS)/(1<<20))
 	}
-	fmt.Fprintf(tw, "%s, remote\treplication only\t%.3f\t%.1f MB/s\t\t%.0f\t\n", rows[0].name, raw.Seconds, mbps(raw, false), float64(raw.PeakRSS)/(1<<20))
-	fmt.Fprintf(tw, "%s, remote, cold\thyperdrive\t%.3f\t%.1f MB/s\t%.2f× of replication\t%.0f\t\n", rows[0].name, cold.Seconds, mbps(cold, false), raw.Seconds/cold.Seconds, float64(cold.PeakRSS)/(1<<20))
 	tw.Flush()
 	fmt.Printf("\nvs loopback = loopback time / this time (higher is faster). Drive cache budget %d MiB.\n", cacheMiB)
 	fmt.Printf("Median of %d interleaved runs per case and backend (peak RSS: the largest); %d CPU-bound background processes.\n", runs, loadN)
