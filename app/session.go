@@ -377,7 +377,8 @@ func (s *Session) Drive(ctx context.Context, t Target, withNet bool) (d *hyperdr
 
 // AddPeers connects the session's network (started if needed) to the
 // peers of addrs it is not connected to yet: a command run in a service
-// may name peers the service was not started with.
+// may name peers the service was not started with. The swarm takes its
+// --peer addresses when it starts, so these are dialled directly.
 func (s *Session) AddPeers(addrs []string) error {
 	if len(addrs) == 0 {
 		return nil
