@@ -323,3 +323,38 @@ func TestNoVerifyReads(t *testing.T) {
 		t.Fatalf("cat of a damaged block: exit 0, %q", out)
 	}
 }
+
+// TestFlagPlacement: each command gives the same result with its flags
+// before, between or after its arguments.
+func TestFlagPlacement(t *testing.T) {
+	isolate(t)
+	st := filepath.Join(t.TempDir(), "st")
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("a"), 0o644)
+	if code, _, errOut := hyperfs(t, "", "import", src, "--storage", st, "-q"); code != exitOK {
+		t.Fatalf("import: %d %q", code, errOut)
+	}
+	_, out, _ := hyperfs(t, "", "info", "--json", "--storage", st)
+	var info driveInfo
+	json.Unmarshal([]byte(out), &info)
+	out1, out2 := filepath.Join(t.TempDir(), "o1"), filepath.Join(t.TempDir(), "o2")
+	for _, c := range []struct {
+		before, after []string // the same command line, flags moved
+	}{
+		{[]string{"info", "--json", "--storage", st, info.Key}, []string{"info", info.Key, "--json", "--storage", st}},
+		{[]string{"ls", "-l", "--storage", st, info.Key, "/"}, []string{"ls", info.Key, "/", "-l", "--storage", st}},
+		{[]string{"ls", "-l", "--storage", st, info.Key, "/"}, []string{"ls", info.Key, "-l", "/", "--storage=" + st}},
+		{[]string{"cat", "--storage", st, "--timeout", "5s", info.Key, "/a.txt"}, []string{"cat", info.Key, "/a.txt", "--timeout=5s", "--storage", st}},
+		{[]string{"--storage", st, "drives", "--json"}, []string{"drives", "--json", "--storage", st}},
+		{[]string{"export", "-q", "--storage", st, st, out1}, []string{"export", st, out2, "--storage", st, "-q"}},
+		{[]string{"--storage", st, "seeds"}, []string{"seeds", "--storage", st}},
+		{[]string{"feed", "info", "--storage", st, "--name", "f"}, []string{"--storage", st, "feed", "info", "--name", "f"}},
+	} {
+		c1, o1, e1 := hyperfs(t, "", c.before...)
+		c2, o2, e2 := hyperfs(t, "", c.after...)
+		o1, o2 = strings.ReplaceAll(o1, out1, "OUT"), strings.ReplaceAll(o2, out2, "OUT")
+		if c1 != exitOK || c1 != c2 || o1 != o2 {
+			t.Errorf("%q: %d %q %q\n%q: %d %q %q", c.before, c1, o1, e1, c.after, c2, o2, e2)
+		}
+	}
+}
