@@ -25,23 +25,27 @@
 //
 // # Reads
 //
-// Reads go through a reader per open file (readahead.go): bytes are fetched
-// into immutable chunks by goroutines, so a read waiting on the network
-// returns EINTR when its request is interrupted and EIO after
-// Options.ReadTimeout, instead of hanging, and no late fetch writes into a
-// buffer the kernel owns. Sequential readers get an adaptive read-ahead
-// window (128 KiB doubling to Options.ReadAhead), on top of the kernel's
-// own read-ahead (MaxReadAhead and MaxWrite are 1 MiB). A block that fails
+// Reads go through a reader per open file (readahead.go), on one path: a
+// range whose bytes lie in an operating system file (a local drive's
+// content feed) is spliced from it; anything else is read by the File
+// straight into the request's buffer, under a context that ends with the
+// request's interrupt (EINTR) or after Options.ReadTimeout (EIO), so a read
+// waiting on the network never hangs. Sequential readers of a file that
+// may come from the network get an adaptive read-ahead window (128 KiB
+// doubling to Options.ReadAhead) of prefetches, on top of the kernel's own
+// read-ahead (MaxReadAhead and MaxWrite are 1 MiB). A block that fails
 // verification is EIO, after a warning naming the inode, path and block.
 //
 // # Writes
 //
-// A file opened for writing gets a staged copy in a file of the staging
-// directory (staging.go): writes can land anywhere and a multi-GB copy
-// must not sit in memory. The whole file is committed to the backend
-// (Backend.WriteFile) on flush (every close), fsync, and the last release;
-// setattr, setxattr and rename commit first, so the times and modes they
-// set stick. A file that is unlinked while open is never committed.
+// A file opened for writing gets a staged copy, in memory while small and
+// in a nameless file of the staging directory beyond 256 KiB (staging.go):
+// writes can land anywhere and a multi-GB copy must not sit in memory. The
+// whole file is committed to the backend (Backend.WriteFile) on flush
+// (every close), fsync, and the last release; setattr, setxattr and rename
+// commit first, so the times and modes they set stick. A backend that
+// groups its writes (Flusher) is flushed on close, so close returns once
+// the data is appended and signed; fsync also syncs it (Syncer). A file that is unlinked while open is never committed.
 // Read-only backends, and Options.ReadOnly, refuse every change with EROFS
 // (the kernel mount is also "ro").
 //
