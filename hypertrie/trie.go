@@ -41,7 +41,14 @@
 //
 // A Trie is safe for concurrent use. Writes are serialized by a mutex per
 // feed; reads take no lock and see the feed as long as it was when they
-// started.
+// started. With Options.GroupCommit, writes join a pending tail that reads
+// see at once and that is appended in one signed append (group.go).
+//
+// # Memory
+//
+// Decoded nodes are kept in the cache of the trie's feed (cache.Cache,
+// the one budget of everything a process keeps of its feeds), compactly:
+// a node keeps only the buckets of its trie that hold pointers.
 package hypertrie
 
 import (
