@@ -106,33 +106,48 @@ var ErrServiceRunning = errors.New("a hyperfs service already runs on this stora
 
 // Serve makes this process the service of s's storage: it listens on the
 // control socket (mode 0600, in a 0700 folder) and runs each request with
-// handler until Close.
+// handler until Close. A socket that cannot be made costs only a warning:
+// the service then serves its own mounts, and later commands on the
+// storage find it locked. Another live service is ErrServiceRunning.
 func Serve(s *Session, handler Handler) (*Service, error) {
-	path := SocketPath(s.Dir)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	ctx, stop := context.WithCancel(context.Background())
+	svc := &Service{S: s, handler: handler, ctx: ctx, stop: stop, mounts: map[string]*Mount{}, changed: make(chan struct{}, 1)}
+	ln, path, err := listen(SocketPath(s.Dir))
+	if errors.Is(err, ErrServiceRunning) {
+		stop()
 		return nil, err
 	}
+	if err != nil {
+		slog.Warn("no control socket: later commands on this storage cannot reach this process", "err", err)
+		return svc, nil
+	}
+	svc.ln, svc.path = ln, path
+	go svc.accept()
+	return svc, nil
+}
+
+func listen(path string) (net.Listener, string, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, "", err
+	}
 	if err := checkPrivate(filepath.Dir(path)); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
-		return nil, ErrServiceRunning
+		return nil, "", ErrServiceRunning
 	}
 	os.Remove(path) // left by a process that died
 	ln, err := net.Listen("unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, "", fmt.Errorf("control socket %s: %w", path, err)
 	}
 	// Its folder is 0700, so it is never reachable wider than this.
 	if err := os.Chmod(path, 0o600); err != nil {
 		ln.Close()
-		return nil, err
+		return nil, "", err
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	svc := &Service{S: s, ln: ln, path: path, handler: handler, ctx: ctx, stop: stop, mounts: map[string]*Mount{}, changed: make(chan struct{}, 1)}
-	go svc.accept()
-	return svc, nil
+	return ln, path, nil
 }
 
 func (svc *Service) accept() {
@@ -245,8 +260,11 @@ func (svc *Service) UnmountAll() {
 
 // Close stops listening, ends the requests in flight and waits for them.
 func (svc *Service) Close() error {
-	err := svc.ln.Close()
-	os.Remove(svc.path)
+	var err error
+	if svc.ln != nil {
+		err = svc.ln.Close()
+		os.Remove(svc.path)
+	}
 	svc.stop()
 	svc.requests.Wait()
 	return err

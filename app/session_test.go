@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -109,5 +111,29 @@ func TestUnmountBusyDetaches(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Unmount did not return after the user left")
+	}
+}
+
+// TestServeWithoutSocket: a runtime folder that is not private costs the
+// control socket, not the service.
+func TestServeWithoutSocket(t *testing.T) {
+	run := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	os.MkdirAll(filepath.Join(run, "hyperfs"), 0o777)
+	os.Chmod(filepath.Join(run, "hyperfs"), 0o777)
+	s, err := Open(Options{Net: NetOptions{NoDiscovery: true}}, filepath.Join(t.TempDir(), "st"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	svc, err := Serve(s, func(context.Context, Request, io.Writer, io.Writer) int { return 0 })
+	if err != nil || svc == nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if _, ok := Dial(s.Dir); ok {
+		t.Fatal("a client reached a socket in a folder others can write")
+	}
+	if err := svc.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
