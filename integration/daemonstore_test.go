@@ -49,7 +49,7 @@ func TestDaemonStorage(t *testing.T) {
 	}
 
 	// The default drive: the recorded root drive, or no guess.
-	code, out := runCLI(t, env, "ls", root)
+	code, out := runCLI(t, env, "ls", "--no-discovery", root) // offline: no warning that the DHT is out of reach
 	if rep.DB {
 		if code != 0 || out != "hello.txt\ndocs/\n" {
 			t.Fatalf("ls %s: exit %d: %q", root, code, out)
