@@ -139,12 +139,10 @@ func (im *importer) entry(ctx context.Context, local *beneath.Dir, name, dp stri
 			return err
 		}
 		defer f.Close()
-		n, err := im.copyFile(ctx, f, dp, st.Mode&0o777, mtime)
-		if err != nil {
+		if err := im.copyFile(ctx, f, dp, st.Mode&0o777, mtime); err != nil {
 			return err
 		}
 		im.rep.Files++
-		im.rep.Bytes += uint64(n)
 		im.progress(dp)
 	default:
 		im.skip(filepath.Join(local.Path(), name), "a special file (device, FIFO or socket)")
@@ -190,12 +188,10 @@ func (im *importer) followed(ctx context.Context, local *beneath.Dir, name, dp s
 			return err
 		}
 		defer f.Close()
-		n, err := im.copyFile(ctx, f, dp, uint32(fi.Mode().Perm()), mtime)
-		if err != nil {
+		if err := im.copyFile(ctx, f, dp, uint32(fi.Mode().Perm()), mtime); err != nil {
 			return err
 		}
 		im.rep.Files++
-		im.rep.Bytes += uint64(n)
 		im.progress(dp)
 		return nil
 	}
@@ -203,20 +199,23 @@ func (im *importer) followed(ctx context.Context, local *beneath.Dir, name, dp s
 	return nil
 }
 
-func (im *importer) copyFile(ctx context.Context, f *os.File, dp string, mode uint32, mtime time.Time) (int64, error) {
+func (im *importer) copyFile(ctx context.Context, f *os.File, dp string, mode uint32, mtime time.Time) error {
 	w, err := im.d.Create(ctx, dp, mode)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	n, err := io.Copy(w, f)
+	_, err = io.Copy(w, &counter{r: f, add: func(k int) {
+		im.rep.Bytes += uint64(k)
+		im.progress(dp)
+	}})
 	if err != nil {
 		w.Abort()
-		return n, fmt.Errorf("importing %s: %w", f.Name(), err)
+		return fmt.Errorf("importing %s: %w", f.Name(), err)
 	}
 	if err := w.Close(); err != nil {
-		return n, err
+		return err
 	}
-	return n, im.d.SetAttr(ctx, dp, hyperdrive.Attr{Mtime: &mtime})
+	return im.d.SetAttr(ctx, dp, hyperdrive.Attr{Mtime: &mtime})
 }
 
 func (im *importer) progress(dp string) {

@@ -232,7 +232,10 @@ func (e *exporter) file(ctx context.Context, local *beneath.Dir, name, dp string
 	if err != nil {
 		return err
 	}
-	n, err := io.Copy(o, f)
+	_, err = io.Copy(o, &counter{r: f, add: func(k int) {
+		e.rep.Bytes += uint64(k)
+		e.progress(dp)
+	}})
 	if err == nil {
 		err = applyAttrs(o, st, e.log)
 	}
@@ -246,7 +249,6 @@ func (e *exporter) file(ctx context.Context, local *beneath.Dir, name, dp string
 		return err
 	}
 	e.rep.Files++
-	e.rep.Bytes += uint64(n)
 	e.progress(dp)
 	return nil
 }
@@ -339,4 +341,19 @@ func Size(ctx context.Context, d *hyperdrive.Drive, p string) (files int, bytes 
 	}
 	err = walk(path.Clean("/"+p), st, 0, []string{string(d.Key())})
 	return files, bytes, err
+}
+
+// counter calls add with the size of every read: progress within a large
+// file, not only after it.
+type counter struct {
+	r   io.Reader
+	add func(int)
+}
+
+func (c *counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.add(n)
+	}
+	return n, err
 }

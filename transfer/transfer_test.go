@@ -254,3 +254,34 @@ func TestImportDoesNotFollowLinksOut(t *testing.T) {
 		t.Fatalf("second import: %+v %v", rep, err)
 	}
 }
+
+// TestProgressWithinAFile: a large file reports progress as its bytes
+// move, not only once it is done.
+func TestProgressWithinAFile(t *testing.T) {
+	ctx := context.Background()
+	d := newDrive(t)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB
+	if err := d.WriteFile(ctx, "/big", big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var partial int
+	_, err := Export(ctx, d, "/", t.TempDir(), Options{Progress: func(r Report, _ string) {
+		if r.Files == 0 && r.Bytes > 0 && r.Bytes < uint64(len(big)) {
+			partial++
+		}
+	}})
+	if err != nil || partial < 2 {
+		t.Fatalf("export: %v; %d progress reports within the file", err, partial)
+	}
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "big"), big, 0o644)
+	partial = 0
+	_, err = Import(ctx, newDrive(t), src, "/", Options{Progress: func(r Report, _ string) {
+		if r.Files == 0 && r.Bytes > 0 && r.Bytes < uint64(len(big)) {
+			partial++
+		}
+	}})
+	if err != nil || partial < 2 {
+		t.Fatalf("import: %v; %d progress reports within the file", err, partial)
+	}
+}
