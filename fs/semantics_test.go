@@ -623,8 +623,8 @@ func TestReadTimeoutOnce(t *testing.T) {
 			if !errors.Is(err, syscall.EIO) {
 				t.Errorf("read: %v, want EIO", err)
 			}
-			if took < timeout || took > timeout+timeout/2 {
-				t.Errorf("EIO after %v, want %v", took, timeout)
+			if took < timeout || took > timeout*17/10 {
+				t.Errorf("EIO after %v, want %v (not twice it)", took, timeout)
 			}
 		})
 	}
