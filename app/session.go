@@ -146,6 +146,7 @@ func (s *Session) OpenDrive(ctx context.Context, t Target, withNet bool) (*hyper
 			return nil, err
 		}
 		opts.Update = n.Peers.Update
+		opts.LearnLength = n.Peers.LearnLength // restored keys: never fork
 	}
 	if n != nil && key != nil {
 		n.JoinWaiting(hcrypto.DiscoveryKey(key), !s.opts.LookupOnly)

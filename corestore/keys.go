@@ -129,6 +129,18 @@ func readName(path string) ([]byte, error) {
 // discovery key, is not there: ok is false.
 func resolveStored(masterKey []byte, folder string, k keys) (_ keys, ok bool, err error) {
 	storedKey, err := os.ReadFile(filepath.Join(folder, "key"))
+	if errors.Is(err, os.ErrNotExist) && k.publicKey != nil && exists(filepath.Join(folder, "bitfield")) {
+		err = nil // a feed whose key file is gone: written again below
+	}
+	if err == nil && k.publicKey != nil && (len(storedKey) < 32 || hcrypto.DiscoveryKey(storedKey[:32]) != k.discoveryKey) {
+		// The folder is named after the discovery key of the key asked
+		// for, so a key file that does not hash to it is damaged (a
+		// replaced key is caught by the feed's signatures): write it again.
+		if err := os.WriteFile(filepath.Join(folder, "key"), k.publicKey, 0o644); err != nil {
+			return k, false, err
+		}
+		storedKey = append([]byte(nil), k.publicKey...)
+	}
 	if errors.Is(err, os.ErrNotExist) || (err == nil && len(storedKey) < 32) {
 		if k.publicKey == nil {
 			return k, false, nil

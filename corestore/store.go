@@ -119,6 +119,9 @@ type entry struct {
 	refs int            // guarded by inner.mu
 	by   map[*Store]int // guarded by inner.mu: handles per namespace
 	name []byte         // the name of a named feed
+	// restored: a writable feed whose folder held its key but no blocks
+	// when it was opened (keys imported into a new storage).
+	restored bool
 }
 
 // Open opens (creating if needed) the store kept in dir.
@@ -281,6 +284,10 @@ func (s *Store) open(k keys, sparse bool) (*Core, error) {
 	e, ok := s.cores[k.discoveryKey]
 	if !ok {
 		folder := filepath.Join(s.dir, Folder(k.discoveryKey))
+		hadKey := false
+		if st, err := os.Stat(filepath.Join(folder, "key")); err == nil && st.Size() >= 32 {
+			hadKey = true
+		}
 		k, stored, err := resolveStored(s.masterKey, folder, k)
 		if err != nil {
 			return nil, err
@@ -301,7 +308,8 @@ func (s *Store) open(k keys, sparse bool) (*Core, error) {
 		if err != nil {
 			return nil, err
 		}
-		e = &entry{feed: feed, by: map[*Store]int{}, name: k.name}
+		e = &entry{feed: feed, by: map[*Store]int{}, name: k.name,
+			restored: hadKey && feed.Writable() && feed.Length() == 0}
 		s.cores[k.discoveryKey] = e
 		for _, fn := range s.onFeed {
 			fn(feed)
@@ -309,7 +317,7 @@ func (s *Store) open(k keys, sparse bool) (*Core, error) {
 	}
 	e.refs++
 	e.by[s]++
-	return &Core{Feed: e.feed, store: s, dk: k.discoveryKey}, nil
+	return &Core{Feed: e.feed, store: s, dk: k.discoveryKey, restored: e.restored}, nil
 }
 
 func exists(p string) bool {
@@ -375,10 +383,18 @@ func (s *Store) OnFeedClose(fn func(*hypercore.Feed)) (cancel func()) {
 // the feed closes when its last handle does.
 type Core struct {
 	*hypercore.Feed
-	store *Store
-	dk    [32]byte
-	once  sync.Once
+	store    *Store
+	dk       [32]byte
+	once     sync.Once
+	restored bool
 }
+
+// Restored reports whether the feed is writable and was opened empty from
+// a folder that already held its key: keys restored into a new storage
+// (hyperfs key import) without the blocks. Peers may hold a longer
+// history of such a feed, signed with the same key; appending before
+// learning its length from them would fork it.
+func (c *Core) Restored() bool { return c.restored }
 
 // Close releases the handle.
 func (c *Core) Close() error {

@@ -37,6 +37,7 @@ var errnoTable = []struct {
 	{hypercore.ErrBadSignature, syscall.EIO},
 	{hypercore.ErrCorrupt, syscall.EIO},
 	{hypercore.ErrNotWritable, syscall.EROFS},
+	{hypercore.ErrMayFork, syscall.EROFS}, // writes wait until peers told the drive's length
 
 	{ErrNotFound, syscall.ENOENT},
 	{iofs.ErrNotExist, syscall.ENOENT},

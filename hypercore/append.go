@@ -31,9 +31,13 @@ func (f *Feed) Append(blocks ...[]byte) (uint64, error) {
 		f.mu.Unlock()
 		return 0, ErrClosed
 	}
-	if f.appendErr != nil {
+	if err := f.appendErr; err != nil {
 		f.mu.Unlock()
-		return 0, f.appendErr
+		return 0, err
+	}
+	if err := f.held; err != nil {
+		f.mu.Unlock()
+		return 0, err
 	}
 	start := f.length
 	if len(blocks) == 0 {
@@ -174,4 +178,31 @@ func (f *Feed) syncBitfieldLocked() error {
 		}
 	}
 	return nil
+}
+
+// HoldAppends makes Append fail with err until ReleaseAppends: for a writer
+// that must learn how long its feed is from peers before it may sign
+// anything (see ErrMayFork).
+func (f *Feed) HoldAppends(err error) {
+	f.mu.Lock()
+	f.held = err
+	f.mu.Unlock()
+}
+
+// ReleaseAppends undoes HoldAppends.
+func (f *Feed) ReleaseAppends() {
+	f.mu.Lock()
+	f.held = nil
+	f.mu.Unlock()
+}
+
+// AppendErr is why Append would fail now (a damaged feed, HoldAppends),
+// nil if it would not.
+func (f *Feed) AppendErr() error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.appendErr != nil {
+		return f.appendErr
+	}
+	return f.held
 }

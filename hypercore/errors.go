@@ -23,6 +23,9 @@ var (
 	ErrClosed = errors.New("feed is closed")
 	// ErrOutOfBounds: an index or byte offset beyond the feed.
 	ErrOutOfBounds = errors.New("out of bounds")
+	// ErrMayFork: appending could sign blocks at indexes peers already
+	// hold with other content (a writer whose local copy may be behind).
+	ErrMayFork = errors.New("appending could fork the feed")
 	// ErrCorrupt: stored bytes do not match the merkle tree.
 	ErrCorrupt = errors.New("stored data does not match its hash")
 )

@@ -85,3 +85,10 @@ func (f *Feed) SetFetcher(fetcher Fetcher) {
 		delete(f.waiting, i)
 	}
 }
+
+// HasFetcher reports whether missing blocks are asked from peers.
+func (f *Feed) HasFetcher() bool {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.fetcher != nil
+}

@@ -93,6 +93,7 @@ type Feed struct {
 	roots      []hcrypto.Node       // guarded by mu: merkle roots of length, writers only
 	closed     bool                 // guarded by mu
 	appendErr  error                // guarded by mu: why appends are refused, nil if they are not
+	held       error                // guarded by mu: HoldAppends' error
 	lastSync   time.Time            // guarded by mu: when bitfield pages were last written
 	syncTimer  *time.Timer          // guarded by mu: pending write of downloaded blocks' pages
 	waiting    map[uint64][]chan struct{}

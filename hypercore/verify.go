@@ -13,8 +13,9 @@ import (
 // only memory: a block is verified again after the feed is reopened, which
 // is when bytes that rotted on disk are caught.
 type verifiedSet struct {
-	mu    sync.Mutex
-	words []uint64 // guarded by mu: bit i set = block i verified
+	mu       sync.Mutex
+	words    []uint64                 // guarded by mu: bit i set = block i verified
+	inflight map[uint64]chan struct{} // guarded by mu: groups being verified (see verifyGroup)
 }
 
 func (v *verifiedSet) has(i uint64) bool {
@@ -134,16 +135,53 @@ func (f *Feed) VerifyRange(start, end uint64) error {
 		}
 		return f.checkDataSize(end-1, last)
 	}
-	if f.verified.all(start, end) {
-		return nil
+	for g := start / verifyGroup; g*verifyGroup < end; g++ {
+		if err := f.verifyGroup(g, max(start, g*verifyGroup), min(end, (g+1)*verifyGroup)); err != nil {
+			return err
+		}
 	}
-	const run = 64 // blocks hashed per read of the data file
-	for i := start; i < end; {
-		for i < end && f.verified.has(i) {
+	return nil
+}
+
+// verifyGroup is the unit of VerifyRange's work: blocks are checked in
+// aligned groups, so that a reader and a read-ahead verifying the same
+// blocks at once wait for each other instead of hashing them twice.
+const verifyGroup = 16
+
+// verifyGroup verifies blocks [lo, hi) of group g.
+func (f *Feed) verifyGroup(g, lo, hi uint64) error {
+	for !f.verified.all(lo, hi) {
+		f.verified.mu.Lock()
+		if ch, busy := f.verified.inflight[g]; busy {
+			f.verified.mu.Unlock()
+			<-ch // then look again: it may have failed, or covered less
+			continue
+		}
+		if f.verified.inflight == nil {
+			f.verified.inflight = map[uint64]chan struct{}{}
+		}
+		ch := make(chan struct{})
+		f.verified.inflight[g] = ch
+		f.verified.mu.Unlock()
+		err := f.verifyRuns(lo, hi)
+		f.verified.mu.Lock()
+		delete(f.verified.inflight, g)
+		f.verified.mu.Unlock()
+		close(ch)
+		return err
+	}
+	return nil
+}
+
+// verifyRuns hashes the blocks of [lo, hi) not verified yet, reading each
+// run of them at once.
+func (f *Feed) verifyRuns(lo, hi uint64) error {
+	for i := lo; i < hi; {
+		for i < hi && f.verified.has(i) {
 			i++
 		}
 		j := i
-		for j < end && j-i < run && !f.verified.has(j) {
+		for j < hi && !f.verified.has(j) {
 			j++
 		}
 		if i == j {

@@ -30,12 +30,14 @@
 package hyperdrive
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hyperfs/hyperfs/corestore"
@@ -76,6 +78,21 @@ type Options struct {
 	// and one signature; Sync (and Close) appends them at once. Reads see
 	// every write at once either way. 0 appends each write as it is made.
 	GroupCommit time.Duration
+	// LearnLength, if set, learns from peers how long one of our own
+	// feeds is (the replication layer's: it waits until a peer announced
+	// the feed, then fetches the proof of its head). It is called for a
+	// writable feed restored into this storage without its blocks
+	// (corestore.Core.Restored, as after importing keys into a new
+	// storage) before the drive writes to it, so that writes go after the
+	// history peers hold instead of signing other blocks at the same
+	// indexes. If it fails (or is nil), writes to that feed fail with
+	// ErrMayFork for as long as the drive is open (the drive reads as
+	// what is stored, which for a restored metadata feed is nothing),
+	// unless Force.
+	LearnLength func(ctx context.Context, f *hypercore.Feed) error
+	// Force opens a restored drive for writing without learning its
+	// length from peers: for when no peer holds a newer version.
+	Force bool
 }
 
 // Drive is an open hyperdrive, or a checkout of one.
@@ -98,6 +115,8 @@ type tree struct {
 	now     func() time.Time
 	update  func(context.Context, *hypercore.Feed) error
 	group   time.Duration // Options.GroupCommit
+	learn   func(context.Context, *hypercore.Feed) error
+	force   bool
 
 	mu       sync.Mutex
 	contents map[string]*content        // guarded by mu: by hex metadata key
@@ -138,7 +157,7 @@ func Open(ctx context.Context, store *corestore.Store, opts Options) (*Drive, er
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	t := &tree{store: store, sparse: opts.Sparse, now: opts.Now, update: opts.Update, group: opts.GroupCommit, created: opts.Now(), contents: map[string]*content{}, tries: map[string]*hypertrie.Trie{}}
+	t := &tree{store: store, sparse: opts.Sparse, now: opts.Now, update: opts.Update, group: opts.GroupCommit, learn: opts.LearnLength, force: opts.Force, created: opts.Now(), contents: map[string]*content{}, tries: map[string]*hypertrie.Trie{}}
 	o := corestore.GetOptions{Name: store.Name(), Sparse: opts.Sparse}
 	if opts.Key != nil {
 		o = corestore.GetOptions{Key: opts.Key, Sparse: opts.Sparse}
@@ -149,7 +168,14 @@ func Open(ctx context.Context, store *corestore.Store, opts Options) (*Drive, er
 	}
 	t.meta = meta.Feed
 	t.opened = append(t.opened, meta)
-	trie, err := t.openTrie(ctx, meta.Feed)
+	held := false
+	if err := t.learnLength(ctx, meta); err != nil {
+		// Readable (empty until peers send it), never written: the
+		// reason is what every write returns.
+		meta.HoldAppends(err)
+		held = true
+	}
+	trie, err := t.openTrie(ctx, meta.Feed, held)
 	if err != nil {
 		t.close()
 		return nil, err
@@ -166,12 +192,28 @@ func Open(ctx context.Context, store *corestore.Store, opts Options) (*Drive, er
 // openTrie opens the trie in a metadata feed. An empty writable feed is
 // initialized as the reference does: the content feed is derived from the
 // name hex(metadataKey)+"-content" and its key recorded in the header.
-func (t *tree) openTrie(ctx context.Context, meta *hypercore.Feed) (*hypertrie.Trie, error) {
+//
+// held marks a restored feed that may not be written yet (see
+// learnLength): it is not initialized, as that would sign its first block.
+func (t *tree) openTrie(ctx context.Context, meta *hypercore.Feed, held bool) (*hypertrie.Trie, error) {
 	id := hex.EncodeToString(meta.Key())
 	if err := t.refresh(ctx, meta); err != nil {
 		return nil, fmt.Errorf("updating drive %s: %w", id, err)
 	}
 	var topts hypertrie.Options
+	if held {
+		g := &initGuard{Feed: meta}
+		g.hide.Store(true)
+		trie, err := hypertrie.New(g, topts)
+		g.hide.Store(false) // writes now reach the feed, which refuses them
+		if err != nil {
+			return nil, fmt.Errorf("opening drive %s: %w", id, err)
+		}
+		t.mu.Lock()
+		t.tries[id] = trie
+		t.mu.Unlock()
+		return trie, nil
+	}
 	if meta.Writable() && meta.Length() == 0 {
 		cf, err := t.store.Get(ctx, corestore.GetOptions{Name: id + "-content", Sparse: t.sparse})
 		if err != nil {
@@ -215,7 +257,7 @@ func (t *tree) openMounted(ctx context.Context, key ed25519.PublicKey) (*hypertr
 	t.mu.Lock()
 	t.opened = append(t.opened, meta)
 	t.mu.Unlock()
-	return t.openTrie(ctx, meta.Feed)
+	return t.openTrie(ctx, meta.Feed, false)
 }
 
 // contentOf returns the content feed of the drive whose metadata trie is
@@ -228,6 +270,11 @@ func (t *tree) contentOf(ctx context.Context, trie *hypertrie.Trie) (*content, e
 	if ok {
 		return c, nil
 	}
+	if trie.Feed().Length() == 0 {
+		// No header to wait for: nobody sent the drive (or a restored
+		// drive has not learned its history yet).
+		return nil, fmt.Errorf("drive %s has no blocks yet, so no content feed: %w", id, hypercore.ErrNotAvailable)
+	}
 	h, err := trie.Header(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading content key of drive %s: %w", id, err)
@@ -235,13 +282,27 @@ func (t *tree) contentOf(ctx context.Context, trie *hypertrie.Trie) (*content, e
 	if len(h.Metadata) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("drive %s records a content key of %d bytes: %w", id, len(h.Metadata), ErrCorrupt)
 	}
-	cf, err := t.store.Get(ctx, corestore.GetOptions{Key: h.Metadata, Sparse: t.sparse})
+	o := corestore.GetOptions{Key: h.Metadata, Sparse: t.sparse}
+	if trie.Feed().Writable() {
+		// Our own drive's content feed is derived from a name: open it by
+		// that name, which gives its secret key even if its name or key
+		// file was damaged (the key must still be the recorded one).
+		name := id + "-content"
+		if kp, err := corestore.DeriveKeyPair(t.store.MasterKey(), []byte(name)); err == nil && bytes.Equal(kp.PublicKey, h.Metadata) {
+			o = corestore.GetOptions{Name: name, Sparse: t.sparse}
+		}
+	}
+	cf, err := t.store.Get(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("opening content feed of drive %s: %w", id, err)
 	}
 	if err := t.refresh(ctx, cf.Feed); err != nil {
 		cf.Close()
 		return nil, fmt.Errorf("updating content feed of drive %s: %w", id, err)
+	}
+	if err := t.learnLength(ctx, cf); err != nil {
+		// Its blocks can still be read from peers; only writes wait.
+		cf.HoldAppends(err)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -383,4 +444,33 @@ func (d *Drive) Sync() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// initGuard hides that a feed is writable while hide is set, so that
+// hypertrie.New does not write a header into it.
+type initGuard struct {
+	*hypercore.Feed
+	hide atomic.Bool
+}
+
+func (g *initGuard) Writable() bool { return !g.hide.Load() && g.Feed.Writable() }
+
+// learnLength makes sure a restored feed (see Options.LearnLength) learned
+// its length from peers before the drive can write to it.
+func (t *tree) learnLength(ctx context.Context, c *corestore.Core) error {
+	if !c.Restored() || t.force {
+		return nil
+	}
+	why := errors.New("no way to ask peers")
+	if t.learn != nil {
+		why = t.learn(ctx, c.Feed)
+	}
+	if why == nil && c.Length() > 0 {
+		return nil
+	}
+	if why == nil {
+		why = errors.New("no peer holds any of it")
+	}
+	return fmt.Errorf("feed %x was restored into this storage without its blocks, and its length could not be learned from peers (%v): writing now could fork it; connect to a peer that has it, or force it if no peer holds a newer version: %w",
+		c.Key(), why, ErrMayFork)
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+
+	"github.com/hyperfs/hyperfs/hypercore"
 )
 
 // Errors callers branch on (with errors.Is). Every error a Drive returns
@@ -43,6 +45,10 @@ var (
 	// ErrCorrupt: a stored entry does not decode as a Stat, or its content
 	// range lies outside the content feed.
 	ErrCorrupt = errors.New("malformed drive entry")
+	// ErrMayFork: a writable drive restored into this storage without its
+	// blocks did not learn its length from peers; writing could fork it
+	// (see Options.LearnLength and Options.Force).
+	ErrMayFork = hypercore.ErrMayFork
 )
 
 // PathError records the operation and path an error concerns.

@@ -40,6 +40,7 @@ type File struct {
 
 	local   atomic.Bool // every block of the file is stored locally (then it stays so)
 	checked atomic.Bool // every block was verified for splicing (see SpliceRange)
+	ahead   atomic.Bool // a verifyAhead goroutine runs
 }
 
 // loaded is a block of the file that was read: immutable once stored.
@@ -395,8 +396,15 @@ func (f *File) readAll(ctx context.Context) ([]byte, error) {
 	out := make([]byte, 0, st.Size)
 	// A file's bytes lie back to back in the content feed: when all its
 	// blocks are stored, one read gets them.
-	if f.feed.ReadLocal(st.Offset, st.Offset+st.Blocks, st.ByteOffset, out[:st.Size]) == nil {
+	switch err := f.feed.ReadLocal(st.Offset, st.Offset+st.Blocks, st.ByteOffset, out[:st.Size]); {
+	case err == nil:
 		return out[:st.Size], nil
+	case errors.Is(err, hypercore.ErrCorrupt):
+		// Cleared; with no peer to send it again, saying why beats
+		// "not available".
+		if !f.feed.HasFetcher() {
+			return nil, err
+		}
 	}
 	const run = 64 // blocks per batch read
 	for i := st.Offset; i < st.Offset+st.Blocks && uint64(len(out)) < st.Size; i += run {

@@ -51,6 +51,30 @@ func (f *File) checkSplice(off, n int64) bool {
 	}
 	if j+1 >= end && f.feed.Verified(first, end) {
 		f.checked.Store(true) // a reader reached the end: maybe all is checked
+	} else {
+		f.verifyAhead(j+1, end)
 	}
 	return true
+}
+
+// verifyAheadBlocks is how far past a read the blocks of a file are
+// verified in the background, so a sequential reader finds them checked
+// and hashing runs beside the kernel's copying instead of before it.
+const verifyAheadBlocks = 128
+
+// verifyAhead verifies blocks from next on (up to end) in the background,
+// one goroutine per file at a time. Failures are left for the read that
+// reaches the block to report.
+func (f *File) verifyAhead(next, end uint64) {
+	stop := min(end, next+verifyAheadBlocks)
+	if next >= stop || f.feed.Verified(next, stop) {
+		return
+	}
+	if !f.ahead.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer f.ahead.Store(false)
+		f.feed.VerifyRange(next, stop)
+	}()
 }

@@ -70,6 +70,11 @@ func (d *Drive) create(ctx context.Context, p string, mode uint32) (*Writer, err
 	if !f.entry.Trie.Feed().Writable() {
 		return nil, fmt.Errorf("drive %x: %w", f.entry.Trie.Key(), ErrReadOnly)
 	}
+	if h, ok := f.entry.Trie.Feed().(interface{ AppendErr() error }); ok {
+		if err := h.AppendErr(); err != nil {
+			return nil, err // before waiting on a content feed it cannot write
+		}
+	}
 	c, err := d.contentOf(ctx, f.entry.Trie)
 	if err != nil {
 		return nil, err

@@ -167,6 +167,35 @@ func (s *Set) Update(ctx context.Context, f *hypercore.Feed) error {
 	return err
 }
 
+// LearnLength learns how long one of our own feeds is from peers
+// (hyperdrive.Options.LearnLength), for a writer whose local copy may be
+// behind, such as keys restored into a new storage: downloading is turned
+// on for the feed, so that peers announce what they have, and once one
+// did, the proof of their head is fetched, which makes the feed that long.
+// It fails when ctx ends before any peer announced the feed.
+func (s *Set) LearnLength(ctx context.Context, f *hypercore.Feed) error {
+	r := s.Replicator(f)
+	if r == nil {
+		return errors.New("the feed is not replicated")
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for r.RemoteLength() == 0 {
+		r.SetDownloading(true) // again for peers that connected since
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no peer announced it (%d connected): %w", len(r.Peers()), ctx.Err())
+		case <-tick.C:
+		}
+	}
+	if n := r.RemoteLength(); n > f.Length() {
+		if err := r.Update(ctx, replication.UpdateOptions{MinLength: n}); err != nil {
+			return fmt.Errorf("fetching the head a peer announced (block %d): %w", n-1, err)
+		}
+	}
+	return nil
+}
+
 // Serve runs the replication protocol on conn until it ends or ctx is done;
 // initiator is true on the end that connected. The handshake must finish
 // within Options.HandshakeTimeout; a connection we accepted (initiator

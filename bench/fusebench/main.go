@@ -258,7 +258,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 		}
 		rows = keep
 	}
-	backends := []string{"loopback", "hyperdrive", "memback", "jsfuse"}
+	backends := []string{"loopback", "hyperdrive", "hyperdrive-noverify", "hyperdrive-nosync", "memback", "jsfuse"}
 	jsNotRun := "" // why jsfuse cannot mount, once a case found it
 	for _, rw := range rows {
 		runsOf := map[string][]result{}
@@ -269,6 +269,9 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 			for _, b := range backends {
 				if b == "memback" && isHugeStep(rw.step) {
 					continue // holds nothing of the huge drive
+				}
+				if b == "hyperdrive-noverify" && rw.step != "read" || b == "hyperdrive-nosync" && !writeStep(rw.step) {
+					continue // only where verification or syncing costs
 				}
 				if _, ok := notRun[b]; ok {
 					continue
@@ -329,6 +332,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	fmt.Printf("Median of %d interleaved runs per case and backend (peak RSS: the largest); %d CPU-bound background processes.\n", runs, loadN)
 	fmt.Println("remote rows: the drive served by another process over loopback TCP; \"replication only\" downloads the file's blocks with no mount.")
 	fmt.Println("memback holds its content in memory: its RSS includes the data.")
+	fmt.Println("hyperdrive-noverify: blocks read from disk are not checked against the tree (--no-verify); hyperdrive-nosync: commits are not fsynced.")
 	fmt.Println("jsfuse: hyperdrive-fuse on fuse-native (libfuse 2) on the same corestore folders; its RSS is the node process's.")
 	return nil
 }
@@ -371,13 +375,19 @@ func pattern(n int64, seed byte) []byte {
 func treeFile(i int) string { return fmt.Sprintf("d%03d/f%05d.txt", i/100, i) }
 
 func openDrive(storeDir string, cacheBytes int64) (*hfs.Drive, func(), error) {
+	return openDriveOpts(storeDir, cacheBytes, false)
+}
+
+// openDriveOpts is openDrive, with the check of blocks read from disk
+// against the tree turned off if noVerify.
+func openDriveOpts(storeDir string, cacheBytes int64, noVerify bool) (*hfs.Drive, func(), error) {
 	// As hyperfs does: the heap may use the cache budget plus working room.
 	debug.SetMemoryLimit(cacheBytes + memRoom)
 	ch, err := cache.New(cache.Options{MaxBytes: cacheBytes})
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := corestore.Open(storeDir, corestore.Options{Cache: ch})
+	store, err := corestore.Open(storeDir, corestore.Options{Cache: ch, NoVerifyReads: noVerify})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -607,12 +617,16 @@ func mountGo(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int
 			EntryTimeout: &sec, AttrTimeout: &sec,
 		})
 		return server, func() {}, err
-	case "hyperdrive":
-		d, done, err := openDrive(store, cacheBytes)
+	case "hyperdrive", "hyperdrive-noverify", "hyperdrive-nosync":
+		d, done, err := openDriveOpts(store, cacheBytes, backend == "hyperdrive-noverify")
 		if err != nil {
 			return nil, nil, err
 		}
-		server, err := hfs.Mount(mnt, d, hfs.Options{StagingDir: filepath.Dir(mnt)})
+		var b hfs.Backend = d
+		if backend == "hyperdrive-nosync" {
+			b = noSync{d} // what writes cost without fsync on commit
+		}
+		server, err := hfs.Mount(mnt, b, hfs.Options{StagingDir: filepath.Dir(mnt)})
 		if err != nil {
 			done()
 		}
@@ -699,3 +713,10 @@ func (p plainFile) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno
 func (p plainFile) Setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	return p.f.(fusefs.FileSetattrer).Setattr(ctx, in, out)
 }
+
+// noSync hides the drive's Sync from the mount, to measure what fsync on
+// every commit costs.
+type noSync struct{ hfs.Backend }
+
+// writeStep reports whether a case writes through the mount.
+func writeStep(step string) bool { return step == "untar" || step == "cp" || step == "git-clone" }
