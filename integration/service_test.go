@@ -146,7 +146,8 @@ func TestBrowseFolder(t *testing.T) {
 	addr := freePort(t)
 	mountCLI(t, env, "--no-discovery", "--listen", addr, "--storage", src, t.TempDir())
 	browse := t.TempDir()
-	m := mountCLI(t, cliEnv(t), "--network", "--no-discovery", "--peer", addr, "--storage", filepath.Join(t.TempDir(), "st"), browse)
+	browseEnv := cliEnv(t)
+	m := mountCLI(t, browseEnv, "--network", "--no-discovery", "--peer", addr, "--storage", filepath.Join(t.TempDir(), "st"), browse)
 	if b, err := os.ReadFile(filepath.Join(browse, key, "f.txt")); err != nil || string(b) != "new" {
 		t.Fatalf("%s/f.txt: %q %v", key, b, err)
 	}
@@ -165,6 +166,21 @@ func TestBrowseFolder(t *testing.T) {
 		t.Fatalf("listing: %v %v", ents, err)
 	}
 	target, _ := os.Readlink(filepath.Join(browse, key))
+	var listed []struct {
+		Mountpoint string
+		Browse     bool
+	}
+	found := false
+	for deadline := time.Now().Add(10 * time.Second); !found && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		_, out := runCLI(t, browseEnv, "mounts", "--json")
+		json.Unmarshal([]byte(out), &listed)
+		for _, l := range listed {
+			found = found || (l.Mountpoint == browse && l.Browse)
+		}
+	}
+	if !found {
+		t.Errorf("mounts does not list the browse folder: %+v", listed)
+	}
 	if err := m.stop(t, browse); err != nil {
 		t.Fatal(err)
 	}

@@ -182,6 +182,12 @@ func (c *cli) mountIn(ctx context.Context, s *app.Session, t app.Target, abs str
 		if err != nil {
 			return nil, "", err
 		}
+		statsCtx, stopStats := context.WithCancel(context.Background())
+		go reportStats(statsCtx, s, m, 0)
+		go func() {
+			<-m.Done()
+			stopStats()
+		}()
 		return m, fmt.Sprintf("%s%s (browse folder: open <key> or <key>+<version> in it)", readyPrefix, abs), nil
 	}
 	waiting := time.AfterFunc(2*time.Second, func() {

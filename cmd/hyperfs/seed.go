@@ -105,12 +105,14 @@ type driveStats struct {
 	Updated         time.Time `json:"updated"`
 	// Conns are the peers' addresses and transports.
 	Conns []peers.ConnInfo `json:"conns,omitempty"`
+	// Browse marks a browse folder (mount --network); Key is empty.
+	Browse bool `json:"browse,omitempty"`
 }
 
 func statsDir() string { return filepath.Join(app.StateDir(), "stats") }
 
-// reportStats writes the stats of d (mounted at m, if not nil) every two
-// seconds until ctx is done.
+// reportStats writes the stats of the drive mounted at m (or of a browse
+// folder) every two seconds until ctx is done.
 func reportStats(ctx context.Context, s *app.Session, m *app.Mount, checkout uint64) {
 	reportDriveStats(ctx, s, m.Drive, m.Dir, !m.ReadOnly, checkout)
 }
@@ -119,7 +121,10 @@ func reportDriveStats(ctx context.Context, s *app.Session, d *hyperdrive.Drive, 
 	if err := os.MkdirAll(statsDir(), 0o700); err != nil {
 		return
 	}
-	key := hex.EncodeToString(d.Key())
+	key := "browse"
+	if d != nil {
+		key = hex.EncodeToString(d.Key())
+	}
 	// One file per drive and mountpoint: a service mounts one drive twice
 	// (a version beside the latest).
 	where := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d", mountpoint, checkout)))
@@ -128,9 +133,14 @@ func reportDriveStats(ctx context.Context, s *app.Session, d *hyperdrive.Drive, 
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
-		ds := driveStats{Key: key, PID: os.Getpid(), Storage: s.Dir, Mountpoint: mountpoint, Version: d.Version(), Checkout: checkout != 0, Writable: writable, Updated: time.Now()}
-		ds.DownloadedBytes, ds.UploadedBytes, ds.Peers = s.Transferred(ctx, d)
-		ds.Conns = s.Conns(d)
+		ds := driveStats{Key: key, PID: os.Getpid(), Storage: s.Dir, Mountpoint: mountpoint, Checkout: checkout != 0, Writable: writable, Updated: time.Now()}
+		if d != nil {
+			ds.Version = d.Version()
+			ds.DownloadedBytes, ds.UploadedBytes, ds.Peers = s.Transferred(ctx, d)
+			ds.Conns = s.Conns(d)
+		} else {
+			ds.Key, ds.Browse = "", true
+		}
 		b, _ := json.Marshal(ds)
 		os.WriteFile(file+".tmp", b, 0o600)
 		os.Rename(file+".tmp", file)
@@ -419,7 +429,11 @@ func (c *cli) mountsCmd() *cobra.Command {
 			if ds.Checkout {
 				v += " (checkout)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%s\t%s\n", ds.Mountpoint, ds.Key, v, ds.Writable, ds.Peers, app.HumanBytes(ds.UploadedBytes), app.HumanBytes(ds.DownloadedBytes))
+			key := ds.Key
+			if ds.Browse {
+				key, v = "(browse folder: drives by key)", "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%d\t%s\t%s\n", ds.Mountpoint, key, v, ds.Writable, ds.Peers, app.HumanBytes(ds.UploadedBytes), app.HumanBytes(ds.DownloadedBytes))
 		}
 		return tw.Flush()
 	}
