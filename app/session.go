@@ -28,6 +28,10 @@ type Options struct {
 	// LookupOnly is for one-shot commands: someone else's drive is looked
 	// up on the DHT, not announced.
 	LookupOnly bool
+	// Force writes to a drive restored from its keys without learning its
+	// length from peers first (hyperdrive.Options.Force): for when no peer
+	// holds a newer version.
+	Force bool
 }
 
 // Validate checks the options up front.
@@ -138,7 +142,7 @@ func (s *Session) OpenDrive(ctx context.Context, t Target, withNet bool) (*hyper
 		}
 		key = k
 	}
-	opts := hyperdrive.Options{Key: key, Sparse: true, Version: t.Version, GroupCommit: hyperdrive.DefaultGroupCommit}
+	opts := hyperdrive.Options{Key: key, Sparse: true, Version: t.Version, GroupCommit: hyperdrive.DefaultGroupCommit, Force: s.opts.Force}
 	var n *Network
 	if key != nil || withNet {
 		var err error

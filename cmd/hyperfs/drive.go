@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -27,6 +28,7 @@ type driveFlags struct {
 	timeout  time.Duration
 	stall    time.Duration
 	checkout uint64
+	force    bool
 }
 
 func (df *driveFlags) register(fs *pflag.FlagSet, versions bool) {
@@ -36,6 +38,11 @@ func (df *driveFlags) register(fs *pflag.FlagSet, versions bool) {
 	if versions {
 		fs.Uint64Var(&df.checkout, "checkout", 0, "work on this `version` of the drive (read-only), as KEY+VERSION does")
 	}
+}
+
+// registerForce adds --force to a command that writes.
+func (df *driveFlags) registerForce(fs *pflag.FlagSet) {
+	fs.BoolVar(&df.force, "force", false, "write to a drive restored from its keys (key import) without first learning from peers how far it goes: only when no peer holds a newer version, or it forks")
 }
 
 func (df *driveFlags) validate() error {
@@ -54,6 +61,7 @@ func (c *cli) options(df *driveFlags) app.Options {
 	if df != nil {
 		o.Net = df.net.o
 		o.OpenTimeout = df.timeout
+		o.Force = df.force
 	}
 	return o
 }
@@ -109,7 +117,11 @@ func (c *cli) withDrive(df *driveFlags, arg string, fn func(ctx context.Context,
 	defer release()
 	sctx, touch, cancel := s.WatchStall(ctx, d, df.stall)
 	defer cancel()
-	return app.Stalled(sctx, fn(sctx, s, d, t, touch))
+	err = app.Stalled(sctx, fn(sctx, s, d, t, touch))
+	if errors.Is(err, hyperdrive.ErrMayFork) {
+		return &app.HintError{Msg: fmt.Sprintf("%v: drive %x was restored from its keys and no peer has said how far it goes; connect to one that has it (--peer host:port), or pass --force if none holds a newer version", err, d.Key()), Err: err}
+	}
+	return err
 }
 
 // printJSON writes v as indented JSON.

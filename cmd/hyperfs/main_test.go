@@ -282,6 +282,16 @@ func TestSeedsAndKeys(t *testing.T) {
 			t.Errorf("drive %s after key import: %d %q %q, want writable", k, code, out, errOut)
 		}
 	}
+	// Writing to a restored drive that no peer has described could fork
+	// it: refused, unless --force.
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	if code, _, errOut := hyperfs(t, "", "import", src, "--storage", restored, "-q"); code != exitFailure || !strings.Contains(errOut, "--force") {
+		t.Errorf("import into a restored drive: %d %q", code, errOut)
+	}
+	if code, out, errOut := hyperfs(t, "", "import", src, "--storage", restored, "-q", "--force"); code != exitOK || !strings.Contains(out, "1 files imported") {
+		t.Errorf("import --force: %d %q %q", code, out, errOut)
+	}
 	if code, _, errOut := hyperfs(t, "", "key", "import", keyFile, "--storage", restored); code != exitFailure || !strings.Contains(errOut, "already has a master key") {
 		t.Fatalf("second key import: %d %q", code, errOut)
 	}

@@ -69,6 +69,7 @@ or as a mount type, with /sbin/mount.hyperfs linked to hyperfs:
 	}
 	f := cmd.Flags()
 	df.register(f, true)
+	df.registerForce(f)
 	f.Lookup("timeout").DefValue = "2m0s"
 	df.timeout = 2 * time.Minute
 	f.BoolVar(&readOnly, "readonly", false, "refuse writes even to a drive you own (-o ro)")

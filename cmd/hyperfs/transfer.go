@@ -21,6 +21,7 @@ func (c *cli) importCmd() *cobra.Command {
 		Args:  argsBetween(1, 2),
 	}
 	df.register(cmd.Flags(), false)
+	df.registerForce(cmd.Flags())
 	cmd.Flags().StringVar(&dest, "to", "/", "drive `path` to import into")
 	cmd.Flags().BoolVarP(&follow, "follow-links", "L", false, "copy what symlinks point to (loops are cut) instead of the links")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
