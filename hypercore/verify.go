@@ -146,7 +146,7 @@ func (f *Feed) VerifyRange(start, end uint64) error {
 // verifyGroup is the unit of VerifyRange's work: blocks are checked in
 // aligned groups, so that a reader and a read-ahead verifying the same
 // blocks at once wait for each other instead of hashing them twice.
-const verifyGroup = 16
+const verifyGroup = 32
 
 // verifyGroup verifies blocks [lo, hi) of group g.
 func (f *Feed) verifyGroup(g, lo, hi uint64) error {

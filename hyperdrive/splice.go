@@ -46,13 +46,13 @@ func (f *File) checkSplice(off, n int64) bool {
 	if err != nil {
 		return false
 	}
+	// The next blocks are verified in the background while these are.
+	f.verifyAhead(j+1, end)
 	if f.feed.VerifyRange(i, j+1) != nil {
 		return false
 	}
 	if j+1 >= end && f.feed.Verified(first, end) {
 		f.checked.Store(true) // a reader reached the end: maybe all is checked
-	} else {
-		f.verifyAhead(j+1, end)
 	}
 	return true
 }
@@ -60,7 +60,7 @@ func (f *File) checkSplice(off, n int64) bool {
 // verifyAheadBlocks is how far past a read the blocks of a file are
 // verified in the background, so a sequential reader finds them checked
 // and hashing runs beside the kernel's copying instead of before it.
-const verifyAheadBlocks = 128
+const verifyAheadBlocks = 256
 
 // verifyAhead verifies blocks from next on (up to end) in the background,
 // one goroutine per file at a time. Failures are left for the read that

@@ -66,6 +66,8 @@ type Set struct {
 
 	mu      sync.Mutex
 	reps    map[[32]byte]*replication.Replicator      // guarded by mu: one per open feed
+	healing map[[32]byte]bool                         // guarded by mu: own feeds that lost blocks and download them again
+	unsub   map[[32]byte]func()                       // guarded by mu: feed event subscriptions
 	streams map[*replication.Stream][]*corestore.Core // guarded by mu: live streams and the feeds opened for them
 	info    map[*replication.Stream]ConnInfo          // guarded by mu: how each stream's peer is connected
 	closed  bool                                      // guarded by mu
@@ -118,15 +120,45 @@ func (s *Set) addFeed(f *hypercore.Feed) {
 	// a mounted remote drive shows what they add.
 	r := replication.NewReplicator(f, replication.Options{Logger: s.log, EagerUpdate: !f.Writable()})
 	s.reps[dk] = r
+	if f.Writable() {
+		if s.unsub == nil {
+			s.unsub, s.healing = map[[32]byte]func(){}, map[[32]byte]bool{}
+		}
+		s.unsub[dk] = f.Subscribe(func(e hypercore.Event) {
+			if e.Kind == hypercore.EventClear {
+				s.heal(dk)
+			}
+		})
+	}
 	for st := range s.streams {
 		s.replicateLocked(st, r)
 	}
 }
 
 func (s *Set) replicateLocked(st *replication.Stream, r *replication.Replicator) {
-	if _, err := st.Replicate(r, replication.PeerOptions{}); err != nil && !errors.Is(err, replication.ErrAlreadyReplicating) && !errors.Is(err, replication.ErrClosed) {
+	p, err := st.Replicate(r, replication.PeerOptions{})
+	if err != nil && !errors.Is(err, replication.ErrAlreadyReplicating) && !errors.Is(err, replication.ErrClosed) {
 		s.log.Warn("offering feed to peer", "feed", fmt.Sprintf("%x", r.Feed().DiscoveryKey()), "err", err)
 	}
+	if p != nil && s.healing[r.Feed().DiscoveryKey()] {
+		p.SetDownloading(true)
+	}
+}
+
+// heal turns downloading on for one of our own feeds that lost blocks (a
+// corrupt block was cleared): a writer downloads nothing otherwise, and its
+// peers announce what they have only to a peer that downloads. Readers
+// waiting for the cleared blocks then get them from peers.
+func (s *Set) heal(dk [32]byte) {
+	s.mu.Lock()
+	r := s.reps[dk]
+	if r == nil || s.healing[dk] {
+		s.mu.Unlock()
+		return
+	}
+	s.healing[dk] = true
+	s.mu.Unlock()
+	r.SetDownloading(true)
 }
 
 func (s *Set) removeFeed(f *hypercore.Feed) {
@@ -134,7 +166,13 @@ func (s *Set) removeFeed(f *hypercore.Feed) {
 	dk := f.DiscoveryKey()
 	r := s.reps[dk]
 	delete(s.reps, dk)
+	unsub := s.unsub[dk]
+	delete(s.unsub, dk)
+	delete(s.healing, dk)
 	s.mu.Unlock()
+	if unsub != nil {
+		unsub()
+	}
 	if r != nil {
 		r.Close()
 	}
