@@ -102,3 +102,34 @@ func TestHolepunchMessages(t *testing.T) {
 		t.Fatal("Holepunch did not return after the answer")
 	}
 }
+
+// TestQueryHolepunchesSlowNodes: a query to a node another node told us
+// of that does not answer within 500 ms sends, as dht-rpc's IO does, a
+// _holepunch naming it to the node that referred it, under a request id of
+// its own.
+func TestQueryHolepunchesSlowNodes(t *testing.T) {
+	start := time.Now()
+	ref, silent := newUDPEnd(t, start), newUDPEnd(t, start)
+	n := newNode(t, Config{Bootstrap: []string{ref.addr().String()}, Timeout: time.Second})
+	var topic, refID, silentID [IDLen]byte
+	topic[0], refID[0], silentID[0] = 1, 2, 3
+	go n.Lookup(t.Context(), topic, PeersOptions{}, nil)
+
+	q := ref.next(t)
+	resp, _ := proto.Marshal(&Message{Version: proto.Uint64(1), Type: TYPE_RESPONSE.Enum(), Rid: proto.Uint64(q.m.GetRid()), Id: refID[:],
+		CloserNodes: encodeNodes([]NodeInfo{{ID: silentID, Addr: silent.addr()}}), RoundtripToken: []byte("token")})
+	ref.c.WriteToUDPAddrPort(resp, q.from)
+
+	toSilent := silent.next(t)
+	punch := ref.next(t)
+	var hp Holepunch
+	if err := proto.Unmarshal(punch.m.Value, &hp); err != nil || punch.m.GetCommand() != "_holepunch" || string(hp.To) != string(encodePeer(silent.addr())) {
+		t.Fatalf("to the referrer: %v (%v)", punch.m, err)
+	}
+	if d := punch.at - toSilent.at; d < 400*time.Millisecond || d > 900*time.Millisecond {
+		t.Fatalf("holepunch %v after the query, want about 500 ms", d)
+	}
+	if punch.m.GetRid() == toSilent.m.GetRid() {
+		t.Fatal("the holepunch reused the query's request id")
+	}
+}

@@ -558,6 +558,14 @@ func (r *request) finish(m *Message, from netip.AddrPort, err error) {
 // request sends m (type, command, target, value, token set by the caller)
 // to addr, trying three times, and returns the response.
 func (n *Node) request(ctx context.Context, m *Message, to netip.AddrPort, expectID []byte) (*Message, error) {
+	return n.requestVia(ctx, m, to, expectID, netip.AddrPort{})
+}
+
+// requestVia is request to a node that referrer told us of: as dht-rpc's
+// IO, if it has not answered after 500 ms, and again with every resend, a
+// _holepunch naming it goes to the referrer (under a request id of its
+// own, unanswered), in case the node sits behind a NAT.
+func (n *Node) requestVia(ctx context.Context, m *Message, to netip.AddrPort, expectID []byte, referrer netip.AddrPort) (*Message, error) {
 	select {
 	case <-n.closed:
 		return nil, ErrClosed
@@ -577,10 +585,35 @@ func (n *Node) request(ctx context.Context, m *Message, to netip.AddrPort, expec
 	if err != nil {
 		return nil, fmt.Errorf("dht: encoding request: %w", err)
 	}
+	var fast <-chan time.Time
+	punch := func() {}
+	if referrer.IsValid() && referrer != to {
+		ft := time.NewTimer(holepunchFast)
+		defer ft.Stop()
+		fast = ft.C
+		value, _ := proto.Marshal(&Holepunch{To: encodePeer(to)})
+		punch = func() {
+			n.mu.Lock()
+			rid := n.rid // a fresh id, as dht-rpc's _free(); nothing waits for its answer
+			n.rid++
+			n.mu.Unlock()
+			hp, err := proto.Marshal(&Message{
+				Version: proto.Uint64(version), Type: TYPE_QUERY.Enum(), Rid: proto.Uint64(uint64(rid)),
+				To: encodePeer(referrer), Id: n.queryID(), Command: proto.String("_holepunch"), Value: value,
+			})
+			if err == nil {
+				n.sendRaw(hp, referrer)
+			}
+		}
+	}
 	t := time.NewTimer(n.timeout)
 	defer t.Stop()
 	for try := 1; ; try++ {
 		n.sendRaw(b, to)
+		if try > 1 {
+			punch()
+		}
+	wait:
 		select {
 		case res := <-r.done:
 			if res.err != nil {
@@ -589,6 +622,9 @@ func (n *Node) request(ctx context.Context, m *Message, to netip.AddrPort, expec
 			return res.m, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-fast:
+			punch()
+			goto wait
 		case <-t.C:
 			if try == 3 {
 				return nil, fmt.Errorf("%w: %s %s", ErrTimeout, m.GetCommand(), to)

@@ -134,7 +134,7 @@ func (n *Node) runQuery(ctx context.Context, o queryOptions, onReply func(Reply)
 			expect = q.id[:]
 		}
 		go func() {
-			res, err := n.request(ctx, m, q.addr, expect)
+			res, err := n.requestVia(ctx, m, q.addr, expect, q.referrer)
 			var from netip.AddrPort
 			if err == nil {
 				from = q.addr
