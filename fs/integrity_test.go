@@ -142,72 +142,79 @@ func TestBitRotIsEIO(t *testing.T) {
 	}
 }
 
-// A master key that no longer derives the stored drive is refused before
-// anything is mounted; a damaged key file of a feed is repaired.
+// The key cases of the storage damage table (see hyperdrive's
+// TestStorageDamage), through a real mount: a damaged master_key is refused
+// before anything is mounted, naming the file; damaged key and name files
+// of the drive's feeds are repaired, and the mount reads and writes.
 func TestDamagedKeysThroughMount(t *testing.T) {
 	ctx := context.Background()
-	build := func(t *testing.T) (string, []byte) {
-		dir := t.TempDir()
-		store, err := corestore.Open(dir, corestore.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d, err := hyperdrive.Open(ctx, store, hyperdrive.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.WriteFile(ctx, "/a.txt", []byte("keep me"), 0o644)
-		key := append([]byte(nil), d.Key()...)
-		d.Close()
-		store.Close()
-		return dir, key
-	}
-	open := func(dir string) (*hyperdrive.Drive, *corestore.Store, error) {
-		store, err := corestore.Open(dir, corestore.Options{})
-		if err != nil {
-			return nil, nil, err
-		}
-		d, err := hyperdrive.Open(ctx, store, hyperdrive.Options{})
-		if err != nil {
-			store.Close()
-			return nil, nil, err
-		}
-		return d, store, nil
-	}
-	t.Run("master_key replaced", func(t *testing.T) {
-		dir, _ := build(t)
-		os.WriteFile(filepath.Join(dir, "master_key"), bytes.Repeat([]byte{1}, 32), 0o600)
-		if _, _, err := open(dir); err == nil || !strings.Contains(err.Error(), "master_key") {
-			t.Fatalf("open: %v, want an error naming master_key", err)
-		}
-	})
-	t.Run("metadata key file deleted", func(t *testing.T) {
-		dir, key := build(t)
-		store, _ := corestore.Open(dir, corestore.Options{})
-		kp, _ := corestore.DeriveKeyPair(store.MasterKey(), []byte(corestore.DefaultName))
-		store.Close()
-		var folder string
-		filepath.WalkDir(dir, func(p string, e os.DirEntry, err error) error {
-			if e != nil && e.Name() == "key" {
-				if b, _ := os.ReadFile(p); bytes.Equal(b, kp.PublicKey) {
-					folder = filepath.Dir(p)
-				}
+	damages := map[string]func(p string) error{
+		"flipped": func(p string) error {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-		os.Remove(filepath.Join(folder, "key"))
-		d, store, err := open(dir)
-		if err != nil {
-			t.Fatal(err)
+			b[len(b)/2] ^= 0x55
+			return os.WriteFile(p, b, 0o644)
+		},
+		"truncated": func(p string) error { return os.Truncate(p, 3) },
+		"emptied":   func(p string) error { return os.Truncate(p, 0) },
+		"deleted":   os.Remove,
+	}
+	for _, target := range []string{"master_key", "metadata/key", "metadata/name", "content/key", "content/name"} {
+		for dname, damage := range damages {
+			t.Run(target+"/"+dname, func(t *testing.T) {
+				dir := t.TempDir()
+				store, err := corestore.Open(dir, corestore.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, err := hyperdrive.Open(ctx, store, hyperdrive.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				d.WriteFile(ctx, "/a.txt", []byte("keep me"), 0o644)
+				c, err := d.Content(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				folders := map[string]string{"metadata": d.Metadata().Location(), "content": c.Location()}
+				d.Close()
+				store.Close()
+				path := filepath.Join(dir, target)
+				if f, file, ok := strings.Cut(target, "/"); ok {
+					path = filepath.Join(folders[f], file)
+				}
+				if err := damage(path); err != nil {
+					t.Fatal(err)
+				}
+				store, err = corestore.Open(dir, corestore.Options{})
+				if target == "master_key" {
+					if err == nil || !strings.Contains(err.Error(), path) {
+						t.Fatalf("open: %v, want a refusal naming %s", err, path)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer store.Close()
+				d, err = hyperdrive.Open(ctx, store, hyperdrive.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer d.Close()
+				mnt := testMount(t, hfs.NewDrive(d, dir), hfs.Options{})
+				if got, err := os.ReadFile(filepath.Join(mnt, "a.txt")); err != nil || string(got) != "keep me" {
+					t.Fatalf("read %q %v", got, err)
+				}
+				if err := os.WriteFile(filepath.Join(mnt, "b.txt"), []byte("new"), 0o644); err != nil {
+					t.Fatalf("write: %v", err)
+				}
+				if got, err := os.ReadFile(filepath.Join(mnt, "a.txt")); err != nil || string(got) != "keep me" {
+					t.Fatalf("read after the write %q %v", got, err)
+				}
+			})
 		}
-		defer store.Close()
-		defer d.Close()
-		if !bytes.Equal(d.Key(), key) {
-			t.Fatal("another drive opened")
-		}
-		mnt := testMount(t, hfs.NewDrive(d, dir), hfs.Options{})
-		if got, err := os.ReadFile(filepath.Join(mnt, "a.txt")); err != nil || string(got) != "keep me" {
-			t.Fatalf("read %q %v", got, err)
-		}
-	})
+	}
 }
