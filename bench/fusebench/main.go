@@ -330,7 +330,9 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	tw.Flush()
 	fmt.Printf("\nvs loopback = loopback time / this time (higher is faster). Drive cache budget %d MiB.\n", cacheMiB)
 	fmt.Printf("Median of %d interleaved runs per case and backend (peak RSS: the largest); %d CPU-bound background processes.\n", runs, loadN)
-	fmt.Println("remote rows: the drive served by another process over loopback TCP; \"replication only\" downloads the file's blocks with no mount.")
+	if selected("remote") {
+		fmt.Println("remote rows: the drive served by another process over loopback TCP; \"replication only\" downloads the file's blocks with no mount.")
+	}
 	fmt.Println("memback holds its content in memory: its RSS includes the data.")
 	fmt.Println("hyperdrive-noverify: blocks read from disk are not checked against the tree (--no-verify); hyperdrive-nosync: commits are not fsynced.")
 	fmt.Println("jsfuse: hyperdrive-fuse on fuse-native (libfuse 2) on the same corestore folders; its RSS is the node process's.")
