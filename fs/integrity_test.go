@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -113,7 +114,7 @@ func TestBitRotIsEIO(t *testing.T) {
 	}
 	for _, verify := range []bool{true, false} {
 		dir := build(t)
-		var logged bytes.Buffer
+		var logged lockedBuffer // written by the mount's goroutines
 		store, err := corestore.Open(dir, corestore.Options{NoVerifyReads: !verify, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 		if err != nil {
 			t.Fatal(err)
@@ -217,4 +218,22 @@ func TestDamagedKeysThroughMount(t *testing.T) {
 			})
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
