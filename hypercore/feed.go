@@ -10,11 +10,21 @@
 // # Crash safety
 //
 // As in the reference, the data, tree nodes and signature of an append are
-// written first and the bitfield last; the feed's length on open is derived
-// from the tree bits of the bitfield, so anything written after the last
-// persisted bitfield page is ignored and later overwritten. Pages for blocks
-// downloaded from peers are written at most 100 ms later (and on Close):
-// a crash may lose those downloads, never an append or correctness.
+// written first and the bitfield last, and the feed's length on open is
+// derived from the tree bits of the bitfield. Unlike the reference, that
+// length is then checked against the signatures file: a bitfield behind
+// what was signed (a crash before its page was written, or a damaged
+// bitfield) is rebuilt from the tree, so a writer never appends over
+// blocks it already signed (see repair.go). Pages for blocks downloaded
+// from peers are written at most 100 ms later (and on Close): a crash may
+// lose those downloads, never an append or correctness. Sync makes all of
+// it durable.
+//
+// # Verified reads
+//
+// Blocks read back from local storage are hashed against their leaf node
+// once per open feed (verify.go); a mismatch is ErrCorrupt and clears the
+// block so a peer can send it again.
 package hypercore
 
 import (
