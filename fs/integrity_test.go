@@ -199,12 +199,14 @@ func TestDamagedKeysThroughMount(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer store.Close()
+				// Cleanups, not defers: they run after testMount's unmount,
+				// so no kernel read meets a closed feed.
+				t.Cleanup(func() { store.Close() })
 				d, err = hyperdrive.Open(ctx, store, hyperdrive.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer d.Close()
+				t.Cleanup(func() { d.Close() })
 				mnt := testMount(t, hfs.NewDrive(d, dir), hfs.Options{})
 				if got, err := os.ReadFile(filepath.Join(mnt, "a.txt")); err != nil || string(got) != "keep me" {
 					t.Fatalf("read %q %v", got, err)

@@ -640,12 +640,12 @@ func TestMountedCoreIsAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() }) // after the unmount
 	core, err := store.Get(bg, corestore.GetOptions{Name: "a core"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer core.Close()
+	t.Cleanup(func() { core.Close() }) // after the unmount
 	if _, err := core.Feed.Append([]byte("block one\n"), []byte("block two\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -660,7 +660,7 @@ func TestMountedCoreIsAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() }) // after the unmount
 	// The Stat JS hyperdrive's mount(…, {hypercore: true}) writes: a file
 	// carrying the core's key and its length at mount time.
 	st := &hyperdrive.Stat{Mode: hyperdrive.ModeRegular | 0o644, Size: 10, Blocks: 1,
@@ -691,7 +691,7 @@ func TestMountedCoreIsAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store2.Close()
+	t.Cleanup(func() { store2.Close() }) // after the unmount
 	d2, err := hyperdrive.Open(bg, store2, hyperdrive.Options{Update: func(ctx context.Context, f *hypercore.Feed) error {
 		mu.Lock()
 		updated[string(f.Key())]++
@@ -701,7 +701,7 @@ func TestMountedCoreIsAFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d2.Close()
+	t.Cleanup(func() { d2.Close() }) // after the unmount
 	if _, err := d2.Trie().Put(bg, "core", hyperdrive.EncodeStat(st)); err != nil {
 		t.Fatal(err)
 	}
