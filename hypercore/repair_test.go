@@ -359,3 +359,32 @@ func TestCorruptBlockHealsFromPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A flipped byte in a leaf of the tree fails the read naming the tree file,
+// and leaves the (good) block stored.
+func TestFlippedLeafNamesTree(t *testing.T) {
+	dir, _ := writerFeed(t, 16)
+	flipByte(t, filepath.Join(dir, "tree"), headerSize+nodeRecordSize*10+5) // leaf of block 5
+	f := mustOpen(t, dir, Options{})
+	defer f.Close()
+	if _, err := f.Get(ctx, 5); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), filepath.Join(dir, "tree")) {
+		t.Fatalf("read over a flipped leaf: %v, want ErrCorrupt naming the tree file", err)
+	}
+	if !f.Has(5) {
+		t.Fatal("a good block was cleared for a damaged tree")
+	}
+	checkBlocksExcept(t, f, 16, 5)
+}
+
+func checkBlocksExcept(t *testing.T, f *Feed, n int, skip int) {
+	t.Helper()
+	for i := range n {
+		if i == skip {
+			continue
+		}
+		b, err := f.Get(ctx, uint64(i))
+		if err != nil || !bytes.Equal(b, repairBlock(i)) {
+			t.Fatalf("block %d: %v", i, err)
+		}
+	}
+}

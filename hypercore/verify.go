@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/hyperfs/hyperfs/hypercore/flat"
 	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
 )
 
@@ -78,6 +79,9 @@ func (f *Feed) checkBlock(i, offset uint64, data []byte, node hcrypto.Node) erro
 		return nil
 	}
 	if hcrypto.LeafHash(data) != node.Hash {
+		if err := f.checkLeaf(node); err != nil {
+			return err // the tree is what is damaged: a new copy of the block would not match either
+		}
 		return f.corruptBlock(i, offset, "its bytes do not match the tree's hash")
 	}
 	f.verified.set(i, i+1)
@@ -206,4 +210,28 @@ func (f *Feed) checkDataSize(i, end uint64) error {
 		return f.corruptBlock(i, end, fmt.Sprintf("the data file ends at byte %d, before the block's end at %d (file is truncated)", size, end))
 	}
 	return nil
+}
+
+// checkLeaf tells a damaged tree from a damaged data file: a leaf that does
+// not hash with its sibling to its stored parent is itself corrupt. It
+// returns nil when the leaf is consistent or cannot be checked.
+func (f *Feed) checkLeaf(leaf hcrypto.Node) error {
+	sib, err := f.getNode(flat.Sibling(leaf.Index))
+	if err != nil {
+		return nil
+	}
+	parent, err := f.getNode(flat.Parent(leaf.Index))
+	if err != nil {
+		return nil
+	}
+	l, r := leaf, sib
+	if sib.Index < leaf.Index {
+		l, r = sib, leaf
+	}
+	if p := hcrypto.Parent(l, r, parent.Index); p.Hash == parent.Hash && p.Size == parent.Size {
+		return nil
+	}
+	f.log.Error("tree node does not match its parent", "feed", fmt.Sprintf("%x", f.key), "node", leaf.Index, "file", f.treeFile.Name())
+	return fmt.Errorf("%s: node %d (block %d) does not hash to its parent node %d: %w (restore the file or fetch the feed again)",
+		f.treeFile.Name(), leaf.Index, leaf.Index/2, parent.Index, ErrCorrupt)
 }
