@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -75,11 +76,16 @@ func main() {
 	if err != nil {
 		fatal("%v", err)
 	}
+	// ^C, or a closed output pipe, must not leave a mount behind: the
+	// run stops and unmounts.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	names := strings.Split(*backends, ",")
 	results := map[string]map[string]counts{}
 	for _, b := range names {
 		start := time.Now()
-		res, err := runOn(b, *tree, testDirs, *timeout)
+		res, err := runOn(ctx, b, *tree, testDirs, *timeout)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "pjdbench: %s: %v\n", b, err)
 			continue
@@ -139,7 +145,7 @@ func slicesFilter(s []string, keep func(string) bool) []string {
 
 // runOn mounts backend in a fresh folder and runs each test directory in
 // it.
-func runOn(backend, tree string, dirs []string, timeout time.Duration) (map[string]counts, error) {
+func runOn(ctx context.Context, backend, tree string, dirs []string, timeout time.Duration) (map[string]counts, error) {
 	base, err := os.MkdirTemp("", "pjdbench-"+backend+"-")
 	if err != nil {
 		return nil, err
@@ -154,7 +160,7 @@ func runOn(backend, tree string, dirs []string, timeout time.Duration) (map[stri
 		return nil, err
 	}
 	defer unmount()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out := map[string]counts{}
 	for _, d := range dirs {
@@ -168,7 +174,7 @@ func runOn(backend, tree string, dirs []string, timeout time.Duration) (map[stri
 		cmd.Stderr = nil
 		b, _ := cmd.Output() // prove exits non-zero when a test fails
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s: timed out after %s", d, timeout)
+			return nil, fmt.Errorf("%s: stopped (timeout %s or a signal)", d, timeout)
 		}
 		c := parseProve(string(b))
 		c.fails = failures(string(b))
