@@ -20,7 +20,7 @@ import (
 // ParseMountOptions applies -o options, as sshfs and rclone take them
 // (comma-separated, repeatable), to fo: ro, rw, allow_other, allow_root,
 // default_permissions (always on), uid=N, gid=N, umask=OCTAL, fsname=S,
-// debug, read_timeout=DUR, cache_timeout=DUR (also attr_timeout and
+// debug, nosync_close, read_timeout=DUR, cache_timeout=DUR (also attr_timeout and
 // entry_timeout), read_ahead=BYTES, go-fuse's max_background=N,
 // max_write=BYTES, max_read=BYTES (the kernel's read-ahead), sync_read,
 // no_xattr, no_readdirplus, direct_mount, enable_locks, symlink_caching;
@@ -85,6 +85,8 @@ func parseMountOption(o string, fo *hfs.Options) error {
 		fo.FsName = val
 	case "debug":
 		fo.Debug = true
+	case "nosync_close":
+		fo.NoSyncOnClose = true
 	case "read_timeout":
 		fo.ReadTimeout, err = dur()
 	case "cache_timeout", "attr_timeout", "entry_timeout":

@@ -73,11 +73,11 @@ func TestSocketFolderMustBePrivate(t *testing.T) {
 
 func TestParseMountOptions(t *testing.T) {
 	var fo hfs.Options
-	err := ParseMountOptions([]string{"ro,allow_other,uid=5,gid=6,umask=022", "max_background=12,sync_read,noexec,_netdev,x-systemd.automount,read_timeout=5"}, &fo)
+	err := ParseMountOptions([]string{"ro,allow_other,uid=5,gid=6,umask=022", "max_background=12,sync_read,noexec,_netdev,x-systemd.automount,read_timeout=5,nosync_close"}, &fo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !fo.ReadOnly || !fo.AllowOther || *fo.UID != 5 || *fo.GID != 6 || *fo.Umask != 0o22 || fo.ReadTimeout != 5*time.Second || len(fo.KernelOptions) != 1 {
+	if !fo.ReadOnly || !fo.AllowOther || *fo.UID != 5 || *fo.GID != 6 || *fo.Umask != 0o22 || fo.ReadTimeout != 5*time.Second || len(fo.KernelOptions) != 1 || !fo.NoSyncOnClose {
 		t.Fatalf("%+v", fo)
 	}
 	var mo fuse.MountOptions

@@ -72,7 +72,7 @@ func (h *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32,
 }
 
 // Flush runs on every close(2) of a descriptor: commit, so close reports
-// a failed commit.
+// a failed commit, and sync it unless Options.NoSyncOnClose.
 func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	if !h.write {
 		return 0
@@ -82,7 +82,10 @@ func (h *fileHandle) Flush(ctx context.Context) syscall.Errno {
 	}
 	// Also when nothing was left to commit: an earlier commit's metadata
 	// (a setattr's, say) may still wait to be appended.
-	return h.n.ms.flush(ctx)
+	if h.n.ms.opts.NoSyncOnClose {
+		return h.n.ms.flush(ctx)
+	}
+	return h.n.ms.sync(ctx)
 }
 
 func (h *fileHandle) Fsync(ctx context.Context, flags uint32) syscall.Errno {

@@ -35,9 +35,9 @@ func (s *syncCounter) Flush(ctx context.Context) error {
 	return s.Drive.Flush(ctx)
 }
 
-// fsync and fdatasync reach the backend's Sync, which for a drive fsyncs
-// its feeds' files; the commit on close is flushed (appended and signed)
-// before close returns.
+// fsync, fdatasync and the commit on close reach the backend's Sync, which
+// for a drive fsyncs its feeds' files; with NoSyncOnClose the commit on
+// close is only flushed (appended and signed) before close returns.
 func TestFsyncReachesStorage(t *testing.T) {
 	b := &syncCounter{Drive: newDrive(t)}
 	mnt := testMount(t, b, hfs.Options{})
@@ -65,14 +65,26 @@ func TestFsyncReachesStorage(t *testing.T) {
 		t.Fatal("fdatasync did not sync the drive")
 	}
 	f.WriteString("!")
-	flushes := b.flushes.Load()
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if b.flushes.Load() == flushes {
-		t.Fatal("the commit on close did not flush the drive")
+	if b.n.Load() == afterFdatasync {
+		t.Fatal("the commit on close did not sync the drive")
 	}
 	if got, _ := os.ReadFile(filepath.Join(mnt, "f")); string(got) != "hello again!" {
+		t.Fatalf("read back %q", got)
+	}
+
+	// With NoSyncOnClose, close appends and signs (a flush) without a sync.
+	b2 := &syncCounter{Drive: newDrive(t)}
+	mnt2 := testMount(t, b2, hfs.Options{NoSyncOnClose: true})
+	if err := os.WriteFile(filepath.Join(mnt2, "g"), []byte("quick"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b2.flushes.Load() == 0 || b2.n.Load() != 0 {
+		t.Fatalf("close with NoSyncOnClose: %d flushes, %d syncs; want a flush and no sync", b2.flushes.Load(), b2.n.Load())
+	}
+	if got, _ := os.ReadFile(filepath.Join(mnt2, "g")); string(got) != "quick" {
 		t.Fatalf("read back %q", got)
 	}
 }

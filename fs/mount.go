@@ -38,6 +38,13 @@ type Options struct {
 	UID, GID *uint32
 	// AllowOther lets other users see the mount (needs user_allow_other).
 	AllowOther bool
+	// NoSyncOnClose makes close(2) return once a file's commit is appended
+	// and signed, as a local file system's close returns once its data is
+	// in the page cache. By default close also syncs the commit to stable
+	// storage, as NFS's close-to-open does: a program that closes a file
+	// and tells someone it is saved is not lied to by a power loss. fsync
+	// and fdatasync always sync.
+	NoSyncOnClose bool
 	// AllowDroppings lets file managers create their per-machine files
 	// (trash folders .Trash and .Trash-$uid, .directory, .DS_Store, "._"
 	// files, thumbnail caches), which a drive publishes to every peer. By

@@ -52,6 +52,8 @@ Mount options (-o, comma-separated, as sshfs and rclone take them):
   read_timeout=DUR      how long a read waits for peers before EIO
   cache_timeout=DUR     how long the kernel keeps attributes (attr_timeout, entry_timeout)
   read_ahead=BYTES      largest read-ahead window (0: none)
+  nosync_close          close returns once a file is signed, without fsync
+                        (fsync still syncs; faster for many small files)
   debug                 log every FUSE request
   max_background=N, max_write=BYTES, max_read=BYTES, sync_read, no_xattr,
   no_readdirplus, direct_mount, enable_locks, symlink_caching   go-fuse's settings
