@@ -58,6 +58,9 @@ type Session struct {
 	mu      sync.Mutex
 	net     *Network
 	drives  map[string]*shared // open drives by "<key hex>+<version>" ("" key: the default drive)
+	// closing counts the drives their last release is closing: Close
+	// waits for them, or the store would close under their last writes.
+	closing sync.WaitGroup
 }
 
 // Open opens the storage folder dir (o.Storage if empty).
@@ -101,8 +104,8 @@ func (s *Session) Running() *Network {
 	return s.net
 }
 
-// Close closes the drives still open, stops the network and closes the
-// storage.
+// Close closes the drives still open, waits for those their last user is
+// closing, stops the network and closes the storage.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	var open []*shared
@@ -117,6 +120,7 @@ func (s *Session) Close() error {
 	for _, sh := range open {
 		sh.d.Close()
 	}
+	s.closing.Wait()
 	s.stopNet()
 	if n := s.Running(); n != nil {
 		n.Close()
@@ -371,9 +375,11 @@ func (s *Session) Drive(ctx context.Context, t Target, withNet bool) (d *hyperdr
 						delete(s.drives, n)
 					}
 				}
+				s.closing.Add(1)
 			}
 			s.mu.Unlock()
 			if last {
+				defer s.closing.Done()
 				sh.d.Close()
 			}
 		})

@@ -2,10 +2,12 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -135,5 +137,63 @@ func TestServeWithoutSocket(t *testing.T) {
 	}
 	if err := svc.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCloseWaitsForRelease: a drive its last user is closing when the
+// session closes (an unmounted mount gives its drive back while the
+// process shuts down) finishes closing before the store does: its last
+// writes reach the disk.
+func TestCloseWaitsForRelease(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "st")
+	const files = 300
+	for round := 0; round < 5; round++ {
+		s, err := Open(Options{Net: NetOptions{NoDiscovery: true}}, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, release, err := s.Drive(ctx, Target{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < files; i++ {
+			if err := d.WriteFile(ctx, fmt.Sprintf("/r%d/f%d", round, i), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		released := make(chan struct{})
+		go func() {
+			release()
+			close(released)
+		}()
+		for { // the release has begun: the drive is no longer the session's
+			s.mu.Lock()
+			n := len(s.drives)
+			s.mu.Unlock()
+			if n == 0 {
+				break
+			}
+			runtime.Gosched()
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		<-released
+		s, err = Open(Options{Net: NetOptions{NoDiscovery: true}}, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, release, err = s.Drive(ctx, Target{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < files; i++ {
+			if _, err := d.ReadFile(ctx, fmt.Sprintf("/r%d/f%d", round, i)); err != nil {
+				t.Fatalf("round %d: a write made before the session closed is lost: %v", round, err)
+			}
+		}
+		release()
+		s.Close()
 	}
 }

@@ -94,6 +94,8 @@ type cliMount struct {
 func (m *cliMount) stop(t *testing.T, mountpoint string) error {
 	m.once.Do(func() {
 		m.cmd.Process.Signal(syscall.SIGINT)
+		start := time.Now()
+		defer func() { t.Logf("hyperfs mount on %s ended %s after SIGINT", mountpoint, time.Since(start)) }()
 		done := make(chan error, 1)
 		go func() { done <- m.cmd.Wait() }()
 		select {
@@ -102,9 +104,16 @@ func (m *cliMount) stop(t *testing.T, mountpoint string) error {
 				m.err = fmt.Errorf("hyperfs mount exited with %v: %s", err, m.stderr.String())
 			}
 		case <-time.After(20 * time.Second):
-			m.cmd.Process.Kill()
+			// A hang: the goroutine dump SIGQUIT makes shows where.
+			m.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				m.cmd.Process.Kill()
+				<-done
+			}
 			exec.Command("fusermount3", "-u", "-z", mountpoint).Run()
-			m.err = fmt.Errorf("hyperfs mount did not stop on SIGINT: %s", m.stderr.String())
+			m.err = fmt.Errorf("hyperfs mount did not stop within 20 s of SIGINT: %s", m.stderr.String())
 		}
 	})
 	return m.err
@@ -115,7 +124,7 @@ func (m *cliMount) stop(t *testing.T, mountpoint string) error {
 func mountCLI(t *testing.T, env []string, args ...string) *cliMount {
 	t.Helper()
 	cmd := exec.Command(hyperfsBin(t), append([]string{"mount"}, args...)...)
-	cmd.Env = env
+	cmd.Env = append(env[:len(env):len(env)], "GOTRACEBACK=all") // a SIGQUIT dumps every goroutine
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
