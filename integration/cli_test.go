@@ -104,7 +104,10 @@ func (m *cliMount) stop(t *testing.T, mountpoint string) error {
 				m.err = fmt.Errorf("hyperfs mount exited with %v: %s", err, m.stderr.String())
 			}
 		case <-time.After(20 * time.Second):
-			// A hang: the goroutine dump SIGQUIT makes shows where.
+			// A hang: the goroutine dump SIGQUIT makes shows where, and
+			// whether the folder is still mounted tells which side of
+			// the unmount it is on.
+			mounted := inMountTable(mountpoint)
 			m.cmd.Process.Signal(syscall.SIGQUIT)
 			select {
 			case <-done:
@@ -113,10 +116,25 @@ func (m *cliMount) stop(t *testing.T, mountpoint string) error {
 				<-done
 			}
 			exec.Command("fusermount3", "-u", "-z", mountpoint).Run()
-			m.err = fmt.Errorf("hyperfs mount did not stop within 20 s of SIGINT: %s", m.stderr.String())
+			m.err = fmt.Errorf("hyperfs mount did not stop within 20 s of SIGINT (folder still mounted: %v): %s", mounted, m.stderr.String())
 		}
 	})
 	return m.err
+}
+
+// inMountTable reports whether dir is in the kernel's mount table, without
+// touching the mount (a stat would wait on a hung server).
+func inMountTable(dir string) bool {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return false
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[1] == dir {
+			return true
+		}
+	}
+	return false
 }
 
 // mountCLI runs "hyperfs mount args..." until it reports the folder
@@ -127,6 +145,7 @@ func mountCLI(t *testing.T, env []string, args ...string) *cliMount {
 	cmd.Env = append(env[:len(env):len(env)], "GOTRACEBACK=all") // a SIGQUIT dumps every goroutine
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second // nothing it started may hold up Wait once it has ended
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
