@@ -19,14 +19,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hyperfs/hyperfs/bench/internal/events"
 	"io"
 	"log/slog"
 	"os"
@@ -41,7 +40,7 @@ import (
 )
 
 type event struct {
-	Event  string  `json:"event"`
+	events.Event
 	Host   string  `json:"host"`
 	Port   int     `json:"port"`
 	Ms     float64 `json:"ms"`
@@ -49,11 +48,7 @@ type event struct {
 }
 
 // proc is a node script printing JSON lines.
-type proc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan event
-}
+type proc = events.Proc[event]
 
 func start(script string, args ...string) (*proc, error) {
 	dir, err := jsref.Dir()
@@ -62,53 +57,7 @@ func start(script string, args ...string) (*proc, error) {
 	}
 	cmd := exec.Command("node", append([]string{filepath.Join(dir, "scripts", script)}, args...)...)
 	cmd.Dir = dir
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, stdin: stdin, lines: make(chan event, 64)}
-	go func() {
-		s := bufio.NewScanner(out)
-		for s.Scan() {
-			var ev event
-			if json.Unmarshal(s.Bytes(), &ev) == nil {
-				p.lines <- ev
-			}
-		}
-		close(p.lines)
-	}()
-	return p, nil
-}
-
-func (p *proc) wait(name string) (event, error) {
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case ev, ok := <-p.lines:
-			if !ok {
-				return event{}, fmt.Errorf("%s exited before %q", p.cmd.Args[1], name)
-			}
-			if ev.Event == name {
-				return ev, nil
-			}
-		case <-timeout:
-			return event{}, fmt.Errorf("%s: no %q in 30 s", p.cmd.Args[1], name)
-		}
-	}
-}
-
-func (p *proc) stop() {
-	p.stdin.Close()
-	p.cmd.Process.Kill()
-	p.cmd.Wait()
+	return events.Start[event](cmd)
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -150,8 +99,8 @@ func round(ctx context.Context, boot string, goAnnounces bool) (js, gt time.Dura
 		if err != nil {
 			return 0, 0, err
 		}
-		defer a.stop()
-		if _, err := a.wait("joined"); err != nil {
+		defer a.Stop()
+		if _, err := a.Wait("joined", 30*time.Second); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -160,8 +109,8 @@ func round(ctx context.Context, boot string, goAnnounces bool) (js, gt time.Dura
 	if err != nil {
 		return 0, 0, err
 	}
-	ev, err := l.wait("connection")
-	l.stop()
+	ev, err := l.Wait("connection", 30*time.Second)
+	l.Stop()
 	if err != nil {
 		return 0, 0, err
 	}
@@ -200,8 +149,8 @@ func run(rounds int) error {
 	if err != nil {
 		return err
 	}
-	defer boot.stop()
-	ev, err := boot.wait("listening")
+	defer boot.Stop()
+	ev, err := boot.Wait("listening", 30*time.Second)
 	if err != nil {
 		return err
 	}

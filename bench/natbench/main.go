@@ -18,7 +18,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -26,13 +25,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hyperfs/hyperfs/bench/internal/events"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -42,73 +41,17 @@ import (
 )
 
 type event struct {
-	Event     string  `json:"event"`
+	events.Event
 	Port      int     `json:"port"`
 	Ms        float64 `json:"ms"`
 	Type      string  `json:"type"`
 	Transport string  `json:"transport"`
-	Error     string  `json:"error"`
 }
 
 // proc is a process in a namespace printing JSON lines.
-type proc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan event
-}
+type proc = events.Proc[event]
 
-func start(cmd *exec.Cmd) (*proc, error) {
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, stdin: stdin, lines: make(chan event, 64)}
-	go func() {
-		s := bufio.NewScanner(out)
-		for s.Scan() {
-			var ev event
-			if json.Unmarshal(s.Bytes(), &ev) == nil {
-				p.lines <- ev
-			}
-		}
-		close(p.lines)
-	}()
-	return p, nil
-}
-
-func (p *proc) wait(name string) (event, error) {
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case ev, ok := <-p.lines:
-			if !ok {
-				return event{}, fmt.Errorf("%s exited before %q", strings.Join(p.cmd.Args, " "), name)
-			}
-			if ev.Event == "error" {
-				return event{}, errors.New(ev.Error)
-			}
-			if ev.Event == name {
-				return ev, nil
-			}
-		case <-timeout:
-			return event{}, fmt.Errorf("%s: no %q in 30 s", strings.Join(p.cmd.Args, " "), name)
-		}
-	}
-}
-
-func (p *proc) stop() {
-	p.stdin.Close()
-	p.cmd.Process.Kill()
-	p.cmd.Wait()
-}
+func start(cmd *exec.Cmd) (*proc, error) { return events.Start[event](cmd) }
 
 func node(n *natsim.Net, ns string, script string, args ...string) (*proc, error) {
 	dir, err := jsref.Dir()
@@ -153,7 +96,7 @@ func goPeer(role, topicHex, boot string) error {
 		if err := s.Flush(ctx); err != nil {
 			return err
 		}
-		emit(event{Event: "joined"})
+		emit(event{Event: events.Event{Event: "joined"}})
 		go func() {
 			for {
 				c, err := s.Accept(ctx)
@@ -171,7 +114,7 @@ func goPeer(role, topicHex, boot string) error {
 	if err != nil {
 		return err
 	}
-	emit(event{Event: "connection", Ms: float64(time.Since(t0)) / float64(time.Millisecond), Transport: c.Transport.String()})
+	emit(event{Event: events.Event{Event: "connection"}, Ms: float64(time.Since(t0)) / float64(time.Millisecond), Transport: c.Transport.String()})
 	c.Close()
 	return nil
 }
@@ -195,8 +138,8 @@ func run(rounds int) error {
 	if err != nil {
 		return err
 	}
-	defer dht.stop()
-	if _, err := dht.wait("ready"); err != nil {
+	defer dht.Stop()
+	if _, err := dht.Wait("ready", 30*time.Second); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -217,30 +160,30 @@ func run(rounds int) error {
 			if err != nil {
 				return err
 			}
-			if _, err := ann.wait("joined"); err != nil {
-				ann.stop()
+			if _, err := ann.Wait("joined", 30*time.Second); err != nil {
+				ann.Stop()
 				return err
 			}
 			l, err := node(n, n.HB, "swarm-peer.js", "--topic", th, "--lookup", "--bootstrap", boot)
 			if err != nil {
-				ann.stop()
+				ann.Stop()
 				return err
 			}
-			ev, err := l.wait("connection")
-			l.stop()
+			ev, err := l.Wait("connection", 30*time.Second)
+			l.Stop()
 			if err != nil {
-				ann.stop()
+				ann.Stop()
 				return fmt.Errorf("JS looker: %w", err)
 			}
 			jss, jsT = append(jss, ev.Ms), ev.Type
 			g, err := self(n, n.HB, "-role", "lookup", "-topic", th, "-bootstrap", boot)
 			if err != nil {
-				ann.stop()
+				ann.Stop()
 				return err
 			}
-			ev, err = g.wait("connection")
-			g.stop()
-			ann.stop()
+			ev, err = g.Wait("connection", 30*time.Second)
+			g.Stop()
+			ann.Stop()
 			if err != nil {
 				return fmt.Errorf("hyperfs looker: %w", err)
 			}
@@ -269,7 +212,7 @@ func main() {
 	flag.Parse()
 	if *role != "" {
 		if err := goPeer(*role, *topic, *boot); err != nil {
-			emit(event{Event: "error", Error: err.Error()})
+			emit(event{Event: events.Event{Event: "error", Error: err.Error()}})
 			os.Exit(1)
 		}
 		return

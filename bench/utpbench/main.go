@@ -14,14 +14,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
+	"github.com/hyperfs/hyperfs/bench/internal/events"
 	"io"
 	"log/slog"
 	"os"
@@ -43,14 +42,13 @@ import (
 )
 
 type event struct {
-	Event   string  `json:"event"`
+	events.Event
 	Key     string  `json:"key,omitempty"`
 	Bytes   int64   `json:"bytes,omitempty"`
 	Seconds float64 `json:"seconds,omitempty"`
 	CPU     float64 `json:"cpu,omitempty"` // seconds, user+system
 	SHA256  string  `json:"sha256,omitempty"`
 	Via     string  `json:"via,omitempty"`
-	Error   string  `json:"error,omitempty"`
 }
 
 func emit(v event) {
@@ -144,9 +142,9 @@ func serve(dir, boot, host string) error {
 		return err
 	}
 	cpu0 := cpuSeconds()
-	emit(event{Event: "ready", Key: hex.EncodeToString(d.Key())})
+	emit(event{Event: events.Event{Event: "ready"}, Key: hex.EncodeToString(d.Key())})
 	io.Copy(io.Discard, os.Stdin)
-	emit(event{Event: "cpu", CPU: cpuSeconds() - cpu0})
+	emit(event{Event: events.Event{Event: "cpu"}, CPU: cpuSeconds() - cpu0})
 	return nil
 }
 
@@ -216,63 +214,14 @@ func read(key, boot, host, via string) error {
 	if err != nil {
 		return err
 	}
-	emit(event{Event: "done", Bytes: n, Seconds: secs, CPU: cpu, SHA256: hex.EncodeToString(h.Sum(nil)), Via: transport})
+	emit(event{Event: events.Event{Event: "done"}, Bytes: n, Seconds: secs, CPU: cpu, SHA256: hex.EncodeToString(h.Sum(nil)), Via: transport})
 	return nil
 }
 
 // proc is a child printing JSON lines.
-type proc struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	lines chan event
-}
+type proc = events.Proc[event]
 
-func start(cmd *exec.Cmd) (*proc, error) {
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &proc{cmd: cmd, stdin: stdin, lines: make(chan event, 16)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			var ev event
-			if json.Unmarshal(sc.Bytes(), &ev) == nil {
-				p.lines <- ev
-			}
-		}
-		close(p.lines)
-	}()
-	return p, nil
-}
-
-func (p *proc) wait(name string, timeout time.Duration) (event, error) {
-	t := time.After(timeout)
-	for {
-		select {
-		case ev, ok := <-p.lines:
-			if !ok {
-				return event{}, fmt.Errorf("%s exited before %q", strings.Join(p.cmd.Args, " "), name)
-			}
-			if ev.Event == "error" {
-				return event{}, errors.New(ev.Error)
-			}
-			if ev.Event == name {
-				return ev, nil
-			}
-		case <-t:
-			return event{}, fmt.Errorf("no %q in %v", name, timeout)
-		}
-	}
-}
+func start(cmd *exec.Cmd) (*proc, error) { return events.Start[event](cmd) }
 
 type result struct {
 	mbps    float64 // MB/s (10^6 bytes) from first connection to last block
@@ -291,8 +240,8 @@ func round(dir, boot, seedHost, readHost string, wrapSeed, wrapRead func(...stri
 	if err != nil {
 		return result{}, err
 	}
-	defer func() { seed.cmd.Process.Kill(); seed.cmd.Wait() }()
-	ready, err := seed.wait("ready", 60*time.Second)
+	defer func() { seed.Cmd.Process.Kill(); seed.Cmd.Wait() }()
+	ready, err := seed.Wait("ready", 60*time.Second)
 	if err != nil {
 		return result{}, fmt.Errorf("seeder: %w", err)
 	}
@@ -300,13 +249,13 @@ func round(dir, boot, seedHost, readHost string, wrapSeed, wrapRead func(...stri
 	if err != nil {
 		return result{}, err
 	}
-	done, err := rd.wait("done", 10*time.Minute)
-	rd.cmd.Wait()
+	done, err := rd.Wait("done", 10*time.Minute)
+	rd.Cmd.Wait()
 	if err != nil {
 		return result{}, fmt.Errorf("reader (%s): %w", via, err)
 	}
-	seed.stdin.Close()
-	cpu, err := seed.wait("cpu", 30*time.Second)
+	seed.Stdin.Close()
+	cpu, err := seed.Wait("cpu", 30*time.Second)
 	if err != nil {
 		return result{}, fmt.Errorf("seeder: %w", err)
 	}
@@ -363,8 +312,8 @@ func run(sizeMiB int64, rounds int, rate string) error {
 		if err != nil {
 			return err
 		}
-		defer func() { bp.cmd.Process.Kill(); bp.cmd.Wait() }()
-		if _, err := bp.wait("ready", 10*time.Second); err != nil {
+		defer func() { bp.Cmd.Process.Kill(); bp.Cmd.Wait() }()
+		if _, err := bp.Wait("ready", 10*time.Second); err != nil {
 			return err
 		}
 		var mbit float64
@@ -429,7 +378,7 @@ func dhtNode(host string) error {
 		return err
 	}
 	defer n.Close()
-	emit(event{Event: "ready"})
+	emit(event{Event: events.Event{Event: "ready"}})
 	io.Copy(io.Discard, os.Stdin)
 	return nil
 }
@@ -464,7 +413,7 @@ func main() {
 	}
 	if err != nil {
 		if *role != "" {
-			emit(event{Event: "error", Error: err.Error()})
+			emit(event{Event: events.Event{Event: "error", Error: err.Error()}})
 		}
 		fmt.Fprintln(os.Stderr, "utpbench:", err)
 		os.Exit(1)
