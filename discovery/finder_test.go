@@ -1,15 +1,15 @@
 package discovery
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/hyperfs/hyperfs/internal/syncbuf"
 )
 
 // TestStaticPeerRetried: a --peer address that refuses at first is dialled
@@ -99,28 +99,10 @@ func TestWaitLooksUpAgain(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestNoBootstrapWarns: when no bootstrap node answers, one warning says
 // so and what still works, at the first failed round.
 func TestNoBootstrapWarns(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	s, err := Listen(t.Context(), Options{Host: "127.0.0.1", Bootstrap: []string{"127.0.0.1:9"}, NoMDNS: true, DHTTimeout: 50 * time.Millisecond, Logger: log})
 	if err != nil {

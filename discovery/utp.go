@@ -170,28 +170,24 @@ func (c *utpConn) Close() error {
 }
 
 func (c *utpConn) SetDeadline(t time.Time) error {
-	c.u.mu.RLock()
-	defer c.u.mu.RUnlock()
-	if c.u.closed {
-		return net.ErrClosed
-	}
-	return c.Conn.SetDeadline(t)
+	return c.whileOpen(func() error { return c.Conn.SetDeadline(t) })
 }
 
 func (c *utpConn) SetReadDeadline(t time.Time) error {
-	c.u.mu.RLock()
-	defer c.u.mu.RUnlock()
-	if c.u.closed {
-		return net.ErrClosed
-	}
-	return c.Conn.SetReadDeadline(t)
+	return c.whileOpen(func() error { return c.Conn.SetReadDeadline(t) })
 }
 
 func (c *utpConn) SetWriteDeadline(t time.Time) error {
+	return c.whileOpen(func() error { return c.Conn.SetWriteDeadline(t) })
+}
+
+// whileOpen runs f unless the socket has closed (libutp has freed the
+// connection then), holding the socket open until f returns.
+func (c *utpConn) whileOpen(f func() error) error {
 	c.u.mu.RLock()
 	defer c.u.mu.RUnlock()
 	if c.u.closed {
 		return net.ErrClosed
 	}
-	return c.Conn.SetWriteDeadline(t)
+	return f()
 }

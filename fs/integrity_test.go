@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/hyperfs/hyperfs/corestore"
 	hfs "github.com/hyperfs/hyperfs/fs"
 	"github.com/hyperfs/hyperfs/hyperdrive"
+	"github.com/hyperfs/hyperfs/internal/syncbuf"
 )
 
 // syncCounter is a drive backend that counts Sync and Flush calls.
@@ -126,7 +126,7 @@ func TestBitRotIsEIO(t *testing.T) {
 	}
 	for _, verify := range []bool{true, false} {
 		dir := build(t)
-		var logged lockedBuffer // written by the mount's goroutines
+		var logged syncbuf.Buffer // written by the mount's goroutines
 		store, err := corestore.Open(dir, corestore.Options{NoVerifyReads: !verify, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 		if err != nil {
 			t.Fatal(err)
@@ -232,22 +232,4 @@ func TestDamagedKeysThroughMount(t *testing.T) {
 			})
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -8,13 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hyperfs/hyperfs/corestore"
 	hfs "github.com/hyperfs/hyperfs/fs"
 	"github.com/hyperfs/hyperfs/hyperdrive"
+	"github.com/hyperfs/hyperfs/internal/syncbuf"
 	"github.com/hyperfs/hyperfs/peers"
 )
 
@@ -76,7 +76,7 @@ func TestMountHealsBitRotFromPeer(t *testing.T) {
 	b[len(b)-1000] ^= 0x10
 	os.WriteFile(data, b, 0o644)
 
-	var logged syncBuffer
+	var logged syncbuf.Buffer
 	s, err = corestore.Open(dir, corestore.Options{Logger: slog.New(slog.NewTextHandler(&logged, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -124,22 +124,4 @@ func TestMountHealsBitRotFromPeer(t *testing.T) {
 	if rep, err := dc.Audit(); err != nil || rep.Invalid != 0 {
 		t.Fatalf("audit after healing: %+v %v", rep, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a logger written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -25,7 +25,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/hyperfs/hyperfs/bench/internal/events"
 	"io"
 	"log/slog"
 	"os"
@@ -35,6 +34,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hyperfs/hyperfs/bench/internal/events"
 	"github.com/hyperfs/hyperfs/discovery"
 	"github.com/hyperfs/hyperfs/integration/jsref"
 )

@@ -11,10 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hyperfs/hyperfs/integration/jsref"
+	"github.com/hyperfs/hyperfs/internal/syncbuf"
 )
 
 // The jsfuse backend: the JS FUSE stack, hyperdrive-fuse on fuse-native
@@ -32,24 +32,6 @@ type jsEvent struct {
 	PeakRSS int64  `json:"peak_rss"`
 }
 
-// syncBuffer is a bytes.Buffer safe for the exec copier and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // mountJS starts fuse-mount.js on the corestore folder store at mnt and
 // waits until it is mounted. unmount closes the script's stdin, waits for
 // it to unmount and exit, and returns its peak RSS.
@@ -59,7 +41,7 @@ func mountJS(store, mnt string) (unmount func() (int64, error), err error) {
 	}
 	cmd := jsref.Command(context.Background(), "fuse-mount.js", store, mnt)
 	cmd.WaitDelay = 10 * time.Second
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

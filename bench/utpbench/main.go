@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/hyperfs/hyperfs/bench/internal/events"
 	"io"
 	"log/slog"
 	"os"
@@ -32,6 +31,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hyperfs/hyperfs/bench/internal/events"
 	"github.com/hyperfs/hyperfs/corestore"
 	"github.com/hyperfs/hyperfs/discovery"
 	"github.com/hyperfs/hyperfs/discovery/dht"

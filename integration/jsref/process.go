@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hyperfs/hyperfs/internal/syncbuf"
 )
 
 // Timeout bounds how long Process.Next and Process.Stop wait.
@@ -27,7 +29,7 @@ type Process struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 
-	stderr lockedBuffer
+	stderr syncbuf.Buffer
 	kill   sync.Once
 
 	mu    sync.Mutex    // guards lines, eof and wake
@@ -180,22 +182,4 @@ func (p *Process) Kill() {
 	case <-time.After(Timeout):
 		p.t.Errorf("%s: not reaped %v after kill", p.name, Timeout)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for the exec copier and readers.
-type lockedBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
