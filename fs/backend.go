@@ -92,6 +92,24 @@ type File interface {
 	Close() error
 }
 
+// DirLister is implemented by Backends that list a directory in parts:
+// the mount then reads a listing as the kernel asks for it and holds one
+// part at a time, whatever the directory's size. Without it the mount
+// takes the whole listing from Readdir at opendir.
+type DirLister interface {
+	OpenDir(ctx context.Context, path string) (DirStream, error)
+}
+
+// DirStream is one listing of a directory, as the directory was when it
+// was opened, in an order that is the same for every listing of that
+// state (so a listing opened again can be skipped forward to where an
+// earlier one was). Not safe for concurrent use.
+type DirStream interface {
+	// Next returns up to n more entries, none at the end. After an error
+	// the stream is not used again.
+	Next(ctx context.Context, n int) ([]DirEntry, error)
+}
+
 // Splicer is implemented by Files whose bytes may lie, unchanged and in
 // order, in an operating system file: SpliceRange returns its descriptor
 // and the offset of [off, off+n) in it, or ok false. The mount then lets the

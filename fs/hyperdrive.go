@@ -74,6 +74,30 @@ func (b *Drive) Readdir(ctx context.Context, p string) ([]DirEntry, error) {
 	return out, nil
 }
 
+// OpenDir implements DirLister.
+func (b *Drive) OpenDir(ctx context.Context, p string) (DirStream, error) {
+	r, err := b.D.OpenDir(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return driveDir{r}, nil
+}
+
+// driveDir is a drive's listing as a DirStream.
+type driveDir struct{ r *hyperdrive.DirReader }
+
+func (d driveDir) Next(ctx context.Context, n int) ([]DirEntry, error) {
+	ents, err := d.r.Next(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DirEntry, len(ents))
+	for i, e := range ents {
+		out[i] = DirEntry{Name: e.Name, Attr: *attrOf(e.Stat)}
+	}
+	return out, nil
+}
+
 // OpenFile implements Backend; a *hyperdrive.File reads with a context.
 // Files of a drive we do not write (a replica) also prefetch, so the
 // mount's read-ahead fetches blocks before a sequential reader asks.

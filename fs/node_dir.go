@@ -34,20 +34,42 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fu
 	return n.newChildSince(ctx, p, a, out, prev, gen), 0
 }
 
-// OpendirHandle lists the directory once, at open: the listing carries
-// every entry's attributes, so READDIRPLUS needs no further backend calls.
+// OpendirHandle opens a listing of the directory. Its entries carry their
+// attributes, so READDIRPLUS needs no further backend calls.
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fusefs.FileHandle, uint32, syscall.Errno) {
 	dir, ok := n.path()
 	if !ok {
 		return nil, 0, syscall.ENOENT
 	}
-	entries, err := n.ms.backend.Readdir(ctx, dir)
-	if err != nil {
-		return nil, 0, toErrno(err)
+	d := &dirHandle{n: n, dir: dir}
+	if errno := d.open(ctx); errno != 0 {
+		return nil, 0, errno
 	}
-	entries = n.ms.listable(dir, entries)
+	return d, 0, 0
+}
+
+// openStream starts a listing of dir: the backend's own stream, or its
+// whole listing, sorted by name, for a backend that has none.
+func (ms *mountState) openStream(ctx context.Context, dir string) (DirStream, error) {
+	if l, ok := ms.backend.(DirLister); ok {
+		return l.OpenDir(ctx, dir)
+	}
+	entries, err := ms.backend.Readdir(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	return &dirHandle{n: n, dir: dir, entries: entries}, 0, 0
+	return &sliceStream{entries}, nil
+}
+
+// sliceStream serves a listing taken whole.
+type sliceStream struct{ rest []DirEntry }
+
+func (s *sliceStream) Next(ctx context.Context, n int) ([]DirEntry, error) {
+	n = min(n, len(s.rest))
+	out := s.rest[:n:n]
+	s.rest = s.rest[n:]
+	return out, nil
 }
 
 // Mkdir creates a directory.
@@ -225,21 +247,64 @@ func (n *node) Link(ctx context.Context, target fusefs.InodeEmbedder, name strin
 	return nil, syscall.EPERM
 }
 
-// dirHandle is an open directory: the listing taken at open, served by
-// offset so seekdir works (the offset of entry i is i+1).
+// dirBatch is how many entries a directory handle takes from its listing
+// at a time: a READDIRPLUS reply holds a page's worth, a few dozen.
+const dirBatch = 256
+
+// dirHandle is an open directory: a listing read in parts as the kernel
+// asks, served by offset so seekdir works (the offset of entry i is i+1,
+// counting "." and ".." as entries 0 and 1). Reading on costs only the
+// entries read; a seek back opens the listing again and skips to the
+// offset. go-fuse serializes the calls on one handle.
 type dirHandle struct {
-	n       *node
-	dir     string
-	entries []DirEntry
-	idx     int // next entry to return, counting "." and ".." as 0 and 1
+	n      *node
+	dir    string
+	stream DirStream  // nil after an error: opened again when needed
+	buf    []DirEntry // the part read last
+	base   int        // the listing index of buf[0]
+	done   bool       // the stream is over
+	idx    int        // next entry to return
+	last   *DirEntry  // the entry Readdirent returned last, for Lookup
+}
+
+// open starts the listing over.
+func (d *dirHandle) open(ctx context.Context) syscall.Errno {
+	s, err := d.n.ms.openStream(ctx, d.dir)
+	if err != nil {
+		return toErrno(err)
+	}
+	d.stream, d.buf, d.base, d.done = s, nil, 0, false
+	return 0
+}
+
+// entry returns listing entry k, reading the listing up to it; nil past
+// the end.
+func (d *dirHandle) entry(ctx context.Context, k int) (*DirEntry, syscall.Errno) {
+	if k < d.base || d.stream == nil {
+		// A seek back, or a listing broken by an interrupted read:
+		// the listing is read again up to k.
+		if errno := d.open(ctx); errno != 0 {
+			return nil, errno
+		}
+	}
+	for k >= d.base+len(d.buf) {
+		if d.done {
+			return nil, 0
+		}
+		ents, err := d.stream.Next(ctx, dirBatch)
+		if err != nil {
+			d.stream = nil
+			return nil, toErrno(err)
+		}
+		d.base += len(d.buf)
+		d.buf = d.n.ms.listable(d.dir, ents)
+		d.done = len(ents) == 0
+	}
+	return &d.buf[k-d.base], 0
 }
 
 func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
 	i := d.idx
-	if i >= len(d.entries)+2 {
-		return nil, 0
-	}
-	d.idx++
 	de := &fuse.DirEntry{Mode: syscall.S_IFDIR, Off: uint64(i + 1)}
 	switch i {
 	case 0:
@@ -250,36 +315,44 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 			de.Ino = parent.StableAttr().Ino
 		}
 	default:
-		e := &d.entries[i-2]
+		e, errno := d.entry(ctx, i-2)
+		if errno != 0 || e == nil {
+			return nil, errno
+		}
+		d.last = e
 		de.Name = e.Name
 		de.Mode = fileType(&e.Attr)
 		de.Ino = d.n.ms.inos.get(childPath(d.dir, e.Name), de.Mode)
 	}
+	d.idx++
 	return de, 0
 }
 
+// Seekdir moves to offset off; the listing is read up to it when the
+// next entry is asked for.
 func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	if off > uint64(len(d.entries)+2) {
+	if off > 1<<62 {
 		return syscall.EINVAL
 	}
 	d.idx = int(off)
+	d.last = nil
 	return 0
 }
 
 // Lookup serves READDIRPLUS from the listing's attributes.
 func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fusefs.Inode, syscall.Errno) {
-	i := d.idx - 3 // the entry Readdirent returned last
-	if i < 0 || i >= len(d.entries) || d.entries[i].Name != name {
+	e := d.last
+	if e == nil || e.Name != name {
 		return d.n.Lookup(ctx, name, out)
 	}
 	// A node the kernel already knows keeps its attributes: they are at
 	// least as new as the listing, taken at opendir, and a file being
 	// written must not have its size set back.
-	if in := d.n.GetChild(name); in != nil && in.StableAttr().Mode == fileType(&d.entries[i].Attr) {
+	if in := d.n.GetChild(name); in != nil && in.StableAttr().Mode == fileType(&e.Attr) {
 		in.Operations().(*node).entryOut(out)
 		return in, 0
 	}
-	return d.n.newChild(ctx, childPath(d.dir, name), &d.entries[i].Attr, out), 0
+	return d.n.newChild(ctx, childPath(d.dir, name), &e.Attr, out), 0
 }
 
 func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) {}

@@ -22,6 +22,38 @@ type DirEntry struct {
 // per name, mountpoints included, in the trie's order (by name hash, as
 // the reference lists them).
 func (d *Drive) Readdir(ctx context.Context, p string) ([]DirEntry, error) {
+	r, err := d.OpenDir(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var out []DirEntry
+	for {
+		ents, err := r.Next(ctx, 1024)
+		if err != nil || len(ents) == 0 {
+			return out, err
+		}
+		out = append(out, ents...)
+	}
+}
+
+// DirReader lists one directory in parts, in Readdir's order: a listing
+// of any size holds one part and the trie walk's path in memory, and each
+// part resumes the walk where the last one stopped. The listing is of the
+// drive as it was at OpenDir. Not safe for concurrent use.
+type DirReader struct {
+	d    *Drive
+	path string // the directory, symlinks resolved
+	key  string
+	it   *mounts.Iterator
+	// seen holds the names of entries the walk reached on a branch
+	// shared with other nodes (hash collisions): only those can repeat.
+	seen map[string]bool
+	done bool
+}
+
+// OpenDir starts a listing of the directory at p (following a symlink at
+// p).
+func (d *Drive) OpenDir(ctx context.Context, p string) (*DirReader, error) {
 	cp, err := cleanPath(p)
 	if err != nil {
 		return nil, pathErr("readdir", p, err)
@@ -33,37 +65,59 @@ func (d *Drive) Readdir(ctx context.Context, p string) ([]DirEntry, error) {
 	if !f.stat.IsDir() {
 		return nil, pathErr("readdir", cp, ErrNotDir)
 	}
-	out, err := d.readdir(ctx, f.path)
-	if err != nil {
-		return nil, pathErr("readdir", f.path, err)
+	key := trieKey(f.path)
+	r := &DirReader{d: d, path: f.path, key: key, it: d.ns.Iterate(key, mounts.IterateOptions{})}
+	// The walk starts now, so the listing is of the drive as it is now.
+	if err := r.it.Open(ctx); err != nil {
+		return nil, pathErr("readdir", f.path, translate(err))
+	}
+	return r, nil
+}
+
+// Next returns up to n more entries; none once the listing is over.
+func (r *DirReader) Next(ctx context.Context, n int) ([]DirEntry, error) {
+	var out []DirEntry
+	for !r.done && len(out) < n {
+		e, err := r.next(ctx)
+		if err != nil {
+			return nil, pathErr("readdir", r.path, err)
+		}
+		if e == nil {
+			r.done = true
+			break
+		}
+		out = append(out, *e)
 	}
 	return out, nil
 }
 
-// readdir lists clean directory path p: the one-level trie listing gives
-// one node per child name; a node further down stands for a directory.
-func (d *Drive) readdir(ctx context.Context, p string) ([]DirEntry, error) {
-	key := trieKey(p)
-	it := d.ns.Iterate(key, mounts.IterateOptions{})
-	seen := map[string]bool{}
-	var out []DirEntry
+// next returns the next entry, nil at the end. The one-level trie listing
+// gives one node per child name; a node further down stands for a
+// directory.
+func (r *DirReader) next(ctx context.Context) (*DirEntry, error) {
+	d := r.d
 	for {
-		e, err := it.Next(ctx)
+		e, err := r.it.Next(ctx)
 		if err != nil {
 			return nil, translate(err)
 		}
 		if e == nil {
-			return out, nil
+			return nil, nil
 		}
-		rel, ok := childOf(key, e.Node.Key)
+		rel, ok := childOf(r.key, e.Node.Key)
 		if !ok {
 			continue // the directory's own entry
 		}
 		name, deeper, _ := strings.Cut(rel, "/")
-		if seen[name] {
-			continue
+		if e.Node.Collided {
+			if r.seen[name] {
+				continue
+			}
+			if r.seen == nil {
+				r.seen = map[string]bool{}
+			}
+			r.seen[name] = true
 		}
-		seen[name] = true
 		var st *Stat
 		if deeper == "" {
 			if st, err = decodeEntry(e); err != nil {
@@ -78,13 +132,13 @@ func (d *Drive) readdir(ctx context.Context, p string) ([]DirEntry, error) {
 			// The trie gave a node below the child: the child is a
 			// directory whose own entry, if it has one, is elsewhere.
 			// Its attributes are never its first child's.
-			f, err := d.lstat(ctx, path.Join(p, name))
+			f, err := d.lstat(ctx, path.Join(r.path, name))
 			if err != nil {
 				return nil, err
 			}
 			st = f.stat
 		}
-		out = append(out, DirEntry{Name: name, Stat: st})
+		return &DirEntry{Name: name, Stat: st}, nil
 	}
 }
 

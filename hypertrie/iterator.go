@@ -37,18 +37,27 @@ type Iterator struct {
 	start  int
 	end    int // position at which a node is yielded; -1 = its own length
 	stack  []frame
-	seen   map[frame]bool // pushes already made: bounds the walk on malformed tries
+	// seen holds the forked pushes made (position<<64|seq as a pair): only
+	// they can meet twice (see push), so a valid trie without hash
+	// collisions needs none and a listing holds O(depth) frames.
+	seen map[[2]uint64]bool
+	// loads counts node fetches, for tests of the walk's cost.
+	loads int
 }
 
+// frame is a node at a position of the walk. forked marks a frame whose
+// branch of the walk is shared with another frame: a hash collision, or a
+// node pointing to its own branch in a malformed trie.
 type frame struct {
-	i    int
-	seq  uint64
-	node *node
+	i      int
+	seq    uint64
+	node   *node
+	forked bool
 }
 
 // Iterate returns an iterator over the keys under prefix (all keys for "").
 func (t *Trie) Iterate(prefix string, opts ListOptions) *Iterator {
-	it := &Iterator{t: t, prefix: normalizeKey(prefix), opts: opts, order: sortOrder, seen: map[frame]bool{}}
+	it := &Iterator{t: t, prefix: normalizeKey(prefix), opts: opts, order: sortOrder}
 	if opts.Reverse {
 		it.order = reverseOrder
 	}
@@ -97,6 +106,19 @@ func (it *Iterator) Next(ctx context.Context) (*Node, error) {
 	return n, nil
 }
 
+// Open starts the walk at the trie's current head, if Next has not: the
+// listing is of the trie as it is then.
+func (it *Iterator) Open(ctx context.Context) error {
+	if it.opened {
+		return nil
+	}
+	if err := it.open(ctx); err != nil {
+		return fmt.Errorf("list %q: %w", it.prefix, err)
+	}
+	it.opened = true
+	return nil
+}
+
 func (it *Iterator) next(ctx context.Context) (*Node, error) {
 	if !it.opened {
 		if err := it.open(ctx); err != nil {
@@ -114,20 +136,37 @@ func (it *Iterator) next(ctx context.Context) (*Node, error) {
 		i := top.i
 		top.i++
 		if i >= length {
-			return top.node.public(), nil
+			n := top.node.public()
+			n.Collided = top.forked
+			return n, nil
 		}
 		bucket := top.node.bucket(i)
+		own := top.node.path(i)
 		for _, val := range it.order {
 			if val == 4 && it.opts.Gt && i == it.start {
 				continue
 			}
+			// More than one frame continues with val here (the node
+			// itself and a pointer, or collision slots): the branch forks.
+			n := 0
+			if own == val {
+				n++
+			}
+			for v := val; v < len(bucket); v += 5 {
+				if bucket[v] != 0 {
+					n++
+				}
+			}
+			forked := top.forked || n > 1
 			from := len(it.stack)
-			if top.node.path(i) == val {
-				it.stack = append(it.stack, top)
+			if own == val {
+				cont := top
+				cont.forked = forked
+				it.stack = append(it.stack, cont)
 			}
 			for v := val; v < len(bucket); v += 5 {
 				if seq := bucket[v]; seq != 0 {
-					if err := it.push(ctx, i+1, seq); err != nil {
+					if err := it.push(ctx, top.node, i, val, seq, forked); err != nil {
 						return nil, err
 					}
 				}
@@ -140,20 +179,33 @@ func (it *Iterator) next(ctx context.Context) (*Node, error) {
 	return nil, nil
 }
 
-// push loads node seq onto the stack at position i. A valid trie reaches
-// every (seq, position) once; a malformed one could reach it by many paths.
-func (it *Iterator) push(ctx context.Context, i int, seq uint64) error {
-	k := frame{i: i, seq: seq}
-	if it.seen[k] {
-		return nil
+// push loads node seq, which from's bucket at position i holds under
+// val, onto the stack at position i+1.
+//
+// The walk stays linear in the nodes it lists: a node that does not agree
+// with from on every position up to i, and has val at i, does not belong
+// to this branch (only a malformed trie points to one) and is left out, so
+// every frame's node spells the branch it stands for. Frames of branches
+// that never fork are then all different; only forked ones can meet again,
+// and they are remembered.
+func (it *Iterator) push(ctx context.Context, from *node, i, val int, seq uint64, forked bool) error {
+	k := [2]uint64{uint64(i + 1), seq}
+	if forked {
+		if it.seen[k] {
+			return nil
+		}
+		if it.seen == nil {
+			it.seen = map[[2]uint64]bool{}
+		}
+		it.seen[k] = true
 	}
-	it.seen[k] = true
+	it.loads++
 	n, err := it.t.getBySeq(ctx, seq)
 	if err != nil {
 		return err
 	}
-	if n != nil {
-		it.stack = append(it.stack, frame{i: i, seq: seq, node: n})
+	if n != nil && n.path(i) == val && n.agrees(from, i) {
+		it.stack = append(it.stack, frame{i: i + 1, seq: seq, node: n, forked: forked})
 	}
 	return nil
 }

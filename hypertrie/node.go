@@ -28,6 +28,10 @@ type Node struct {
 	Flags uint64
 	// Hidden marks a node of the hidden key space.
 	Hidden bool
+	// Collided is set by an Iterator on a node it reached on a branch
+	// shared with other nodes (a hash collision): only such nodes can
+	// stand for a name another node of the listing stands for too.
+	Collided bool
 }
 
 // node is a decoded block: the stored fields plus what the walk needs.
@@ -209,4 +213,33 @@ func decodeNode(b []byte, seq uint64) (*node, error) {
 		return nil, fmt.Errorf("block %d (key %q): %w: %w", seq, n.key, ErrCorrupt, err)
 	}
 	return n, nil
+}
+
+// agrees reports whether n and o have the same path at every position
+// before i.
+func (n *node) agrees(o *node, i int) bool {
+	if i <= 0 {
+		return true
+	}
+	if n.hidden() != o.hidden() {
+		return false
+	}
+	m := i - 1 // hash positions 0..m-1 (path positions 1..i-1)
+	full, rem := m>>2, m&3
+	need := full
+	if rem > 0 {
+		need++
+	}
+	if len(n.hash) < need || len(o.hash) < need {
+		for j := 1; j < i; j++ {
+			if n.path(j) != o.path(j) {
+				return false
+			}
+		}
+		return true
+	}
+	if string(n.hash[:full]) != string(o.hash[:full]) {
+		return false
+	}
+	return rem == 0 || (n.hash[full]^o.hash[full])&byte(1<<(2*rem)-1) == 0
 }

@@ -40,16 +40,26 @@ func (n *Namespace) Iterate(prefix string, opts IterateOptions) *Iterator {
 	return &Iterator{n: n, prefix: hypertrie.NormalizePath(prefix), opts: opts}
 }
 
+// Open starts the walk, if Next has not: the listing is of the tries as
+// they are then.
+func (it *Iterator) Open(ctx context.Context) error {
+	if it.opened {
+		return nil
+	}
+	e, err := it.n.Enter(ctx, it.prefix)
+	if err != nil {
+		return err
+	}
+	it.opened = true
+	it.push(e.Location, e.Key)
+	return it.stack[0].it.Open(ctx)
+}
+
 // Next returns the next entry (its Node key a namespace key), or nil at
 // the end.
 func (it *Iterator) Next(ctx context.Context) (*Entry, error) {
-	if !it.opened {
-		e, err := it.n.Enter(ctx, it.prefix)
-		if err != nil {
-			return nil, err
-		}
-		it.opened = true
-		it.push(e.Location, e.Key)
+	if err := it.Open(ctx); err != nil {
+		return nil, err
 	}
 	for len(it.stack) > 0 {
 		top := &it.stack[len(it.stack)-1]
