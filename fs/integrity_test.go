@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 
 	"github.com/hyperfs/hyperfs/corestore"
 	hfs "github.com/hyperfs/hyperfs/fs"
+	"github.com/hyperfs/hyperfs/hypercore/storage"
 	"github.com/hyperfs/hyperfs/hyperdrive"
 	"github.com/hyperfs/hyperfs/internal/syncbuf"
 )
@@ -86,6 +89,55 @@ func TestFsyncReachesStorage(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(mnt2, "g")); string(got) != "quick" {
 		t.Fatalf("read back %q", got)
+	}
+}
+
+// The sync of a close reaches only the feed files the commit wrote: the
+// data, tree, signatures and bitfield of the content and metadata feeds,
+// at most eight fdatasyncs, issued together; a close with nothing new to
+// commit syncs nothing.
+func TestCloseSyncsOnlyWhatChanged(t *testing.T) {
+	mnt := testMount(t, newDrive(t), hfs.Options{})
+	write := func(name string) uint64 {
+		t.Helper()
+		before := storage.Syncs()
+		if err := os.WriteFile(filepath.Join(mnt, name), []byte("content of "+name), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return storage.Syncs() - before
+	}
+	write("first") // the feeds' key files are synced once, with the first commit
+	if n := write("second"); n == 0 || n > 8 {
+		t.Fatalf("close of a new file: %d fdatasyncs, want 1 to 8", n)
+	}
+	before := storage.Syncs()
+	f, err := os.OpenFile(filepath.Join(mnt, "second"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := storage.Syncs() - before; n != 0 {
+		t.Fatalf("close with nothing written: %d fdatasyncs, want 0", n)
+	}
+
+	// Closes in parallel all commit and read back.
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			name := filepath.Join(mnt, fmt.Sprintf("p%d", i))
+			if err := os.WriteFile(name, []byte(name), 0o644); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 16 {
+		name := filepath.Join(mnt, fmt.Sprintf("p%d", i))
+		if got, err := os.ReadFile(name); err != nil || string(got) != name {
+			t.Fatalf("%s read back %q, %v", name, got, err)
+		}
 	}
 }
 

@@ -43,6 +43,7 @@ import (
 	"github.com/hyperfs/hyperfs/corestore"
 	"github.com/hyperfs/hyperfs/hypercore"
 	"github.com/hyperfs/hyperfs/hypertrie"
+	"github.com/hyperfs/hyperfs/internal/coalesce"
 	"github.com/hyperfs/hyperfs/mounts"
 )
 
@@ -124,6 +125,8 @@ type tree struct {
 	tries    map[string]*hypertrie.Trie // guarded by mu: by hex metadata key
 	cores    map[string]*hypercore.Feed // guarded by mu: cores mounted as files, by key
 	closed   bool                       // guarded by mu
+
+	syncs coalesce.Group // Syncs of the drive and its checkouts
 }
 
 // content is a drive's content feed with the lock that keeps each file's
@@ -422,28 +425,31 @@ func (t *tree) close() error {
 // its mounts' too) to stable storage: what fsync(2) on a file of the drive
 // promises. Metadata writes waiting to be grouped (Options.GroupCommit)
 // are appended first. Feeds of other people's drives hold nothing that a
-// crash could lose beyond a re-download, and are skipped.
-func (d *Drive) Sync() error {
-	if err := d.tree.flush(); err != nil {
+// peer could not send again, so they are not synced.
+//
+// Concurrent Syncs share the work: one that arrives while another runs
+// waits for it to end and then runs one more pass, which serves every
+// caller that arrived meanwhile (package coalesce); the files of all the
+// feeds are synced at once (hypercore.SyncFeeds), and only those written
+// since they were last synced.
+func (d *Drive) Sync() error { return d.tree.syncs.Do(d.tree.syncPass) }
+
+// syncPass appends what waits to be grouped and syncs every writable feed.
+func (t *tree) syncPass() error {
+	if err := t.flush(); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	feeds := make([]*hypercore.Feed, 0, len(d.opened))
+	t.mu.Lock()
+	feeds := make([]*hypercore.Feed, 0, len(t.opened))
 	seen := map[*hypercore.Feed]bool{}
-	for _, c := range d.opened {
+	for _, c := range t.opened {
 		if f := c.Feed; !seen[f] && f.Writable() {
 			seen[f] = true
 			feeds = append(feeds, f)
 		}
 	}
-	d.mu.Unlock()
-	var errs []error
-	for _, f := range feeds {
-		if err := f.Sync(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	t.mu.Unlock()
+	return hypercore.SyncFeeds(feeds...)
 }
 
 // initGuard hides that a feed is writable while hide is set, so that

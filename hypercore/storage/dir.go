@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -67,6 +68,13 @@ type osFile struct {
 	f         *os.File
 	closeOnce sync.Once
 	closeErr  error
+
+	// dirty is set by every change to the file and cleared by the Sync
+	// that makes it durable, so a Sync of an unchanged file (a key file,
+	// a feed that was only read) costs no system call.
+	dirty   atomic.Bool
+	syncMu  sync.Mutex // one fdatasync at a time: a Sync waits for one in flight
+	syncErr error      // guarded by syncMu: a failed fdatasync, reported from then on
 }
 
 func (o *osFile) Name() string { return o.f.Name() }
@@ -80,6 +88,7 @@ func (o *osFile) WriteAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	defer o.dirty.Store(true) // after the write: a Sync that clears it must see the bytes
 	return o.f.WriteAt(p, off)
 }
 
@@ -88,6 +97,7 @@ const iovMax = 1024
 
 // WriteVecAt implements VectorWriter with pwritev(2).
 func (o *osFile) WriteVecAt(bufs [][]byte, off int64) error {
+	defer o.dirty.Store(true)
 	for len(bufs) > 0 {
 		chunk := bufs[:min(len(bufs), iovMax)]
 		want := 0
@@ -134,9 +144,45 @@ func (o *osFile) Size() (int64, error) {
 	return st.Size(), nil
 }
 
-func (o *osFile) Truncate(size int64) error { return o.f.Truncate(size) }
+func (o *osFile) Truncate(size int64) error {
+	defer o.dirty.Store(true)
+	return o.f.Truncate(size)
+}
 
-func (o *osFile) Sync() error { return o.f.Sync() }
+// Sync implements File with fdatasync(2): the file's bytes and its size,
+// not its times, which nothing reads back. A file not changed since its
+// last Sync is not synced again; a Sync that finds another in flight
+// waits for it, as that one may have taken its changes. Once an
+// fdatasync has failed, the kernel may have dropped the pages it could
+// not write and a later one would succeed without them, so every later
+// Sync fails too.
+func (o *osFile) Sync() error {
+	o.syncMu.Lock()
+	defer o.syncMu.Unlock()
+	if o.syncErr != nil {
+		return o.syncErr
+	}
+	if !o.dirty.Swap(false) {
+		return nil
+	}
+	syncs.Add(1)
+	if err := fdatasync(int(o.f.Fd())); err != nil {
+		o.syncErr = &os.PathError{Op: "fdatasync", Path: o.f.Name(), Err: fmt.Errorf("%w (writes since the last good sync may be lost; reopen the feed)", err)}
+		return o.syncErr
+	}
+	return nil
+}
+
+// fdatasync is unix.Fdatasync; tests replace it.
+var fdatasync = unix.Fdatasync
+
+// syncs counts the fdatasync calls of every Dir file of the process.
+var syncs atomic.Uint64
+
+// Syncs is how many fdatasync calls the files of every Dir have made:
+// what durability costs (a close in a mount, an fsync), for diagnostics
+// and tests.
+func Syncs() uint64 { return syncs.Load() }
 
 // Delete punches a hole so the blocks go back to the file system; where the
 // file system cannot, it writes zeros. A range that reaches the end of the
@@ -149,6 +195,7 @@ func (o *osFile) Delete(off, n int64) error {
 	if off >= size || n <= 0 {
 		return nil
 	}
+	defer o.dirty.Store(true)
 	if off+n >= size {
 		return o.f.Truncate(off)
 	}
