@@ -10,8 +10,8 @@
 // # Keys
 //
 // An entry is named by (feed, kind, index): the feed's id from NewFeedID,
-// whether it is a tree node, a block or a decoded block, and the node or
-// block index. The
+// whether it is a tree node, a block, a decoded block or a page of a
+// file, and the node, block or page index. The
 // three are hashed to ristretto's uint64 key; each entry also stores its
 // full key and a lookup that finds another key's entry under the same hash
 // counts as a miss (Metrics.Conflicts), so a hash collision can cost a
@@ -19,14 +19,15 @@
 //
 // Feed ids are never reused, so a closed feed needs no invalidation: its
 // entries are never looked up again and age out under the budget.
-// DelBlock and DelNode drop one entry, for blocks cleared by an audit or
-// nodes removed by a truncation.
+// DelBlock, DelNode and DelPage drop one entry, for blocks cleared by an
+// audit or nodes removed by a truncation.
 //
 // # Ownership
 //
 // The cache never shares memory with its callers: SetBlock copies the data
-// it is given, and GetBlock and AppendBlock copy out. Callers may modify
-// what they pass in and what they get back. Nodes are plain values.
+// it is given (SetPage takes it over: the caller lets go of it), and
+// GetBlock, AppendBlock and ReadPage copy out. Callers may modify what
+// they get back. Nodes are plain values.
 // Decoded values (SetDecoded) are shared, not copied: whoever stores one
 // must never modify it afterwards.
 //
@@ -87,6 +88,7 @@ const (
 	kindNode kind = iota + 1
 	kindBlock
 	kindDecoded
+	kindPage
 )
 
 // key names an entry.
@@ -100,9 +102,9 @@ type key struct {
 // either a node or a block.
 type entry struct {
 	key
-	size  uint64         // node: bytes below the node
+	size  uint64         // node: bytes below the node; page: its stamp
 	hash  [HashSize]byte // node: its hash
-	block []byte         // block: a private copy, never handed out
+	block []byte         // block or page: a private copy, never handed out
 	value any            // decoded: an immutable value, shared
 }
 
@@ -238,6 +240,39 @@ func (c *Cache) SetNode(feed, index uint64, hash [HashSize]byte, size uint64) {
 	}
 	k := key{feed: feed, index: index, kind: kindNode}
 	c.rc.Set(c.hash(k), entry{key: k, hash: hash, size: size}, EntryOverhead)
+}
+
+// SetPage caches page index of feed: a run of bytes of one of the feed's
+// files (a tree file's records, say), which the caller numbers and sizes.
+// Unlike SetBlock it keeps data itself, which the caller must not modify
+// afterwards. stamp is returned by ReadPage with the bytes, so the caller
+// can tell a page read before some change of the file from one read after
+// it. The cost is len(data)+EntryOverhead; the cache may decline it.
+func (c *Cache) SetPage(feed, index uint64, data []byte, stamp uint64) {
+	if c == nil {
+		return
+	}
+	k := key{feed: feed, index: index, kind: kindPage}
+	c.rc.Set(c.hash(k), entry{key: k, size: stamp, block: data}, int64(len(data))+EntryOverhead)
+}
+
+// ReadPage copies page index of feed, from byte off on, into dst and
+// returns how many bytes it copied (fewer than len(dst) where the page
+// ends) and the stamp SetPage was given; ok is false on a miss.
+func (c *Cache) ReadPage(feed, index uint64, off int, dst []byte) (n int, stamp uint64, ok bool) {
+	e, ok := c.get(key{feed: feed, index: index, kind: kindPage})
+	if !ok {
+		return 0, 0, false
+	}
+	if off < len(e.block) {
+		n = copy(dst, e.block[off:])
+	}
+	return n, e.size, true
+}
+
+// DelPage drops page index of feed.
+func (c *Cache) DelPage(feed, index uint64) {
+	c.del(key{feed: feed, index: index, kind: kindPage})
 }
 
 // DelNode drops tree node index of feed.

@@ -526,3 +526,39 @@ func TestMaxBlockSize(t *testing.T) {
 		t.Error("block over the size limit was cached")
 	}
 }
+
+// Pages are read back from any offset with their stamp, are another kind
+// than the block of the same index, and go with DelPage.
+func TestPages(t *testing.T) {
+	c := newTest(t, 1<<20)
+	f := c.NewFeedID()
+	c.SetPage(f, 3, []byte("0123456789"), 42)
+	c.SetBlock(f, 3, []byte("block"))
+	c.Wait()
+	buf := make([]byte, 4)
+	if n, stamp, ok := c.ReadPage(f, 3, 2, buf); !ok || n != 4 || stamp != 42 || string(buf) != "2345" {
+		t.Fatalf("ReadPage at 2: %d %d %v %q", n, stamp, ok, buf)
+	}
+	if n, _, ok := c.ReadPage(f, 3, 8, buf); !ok || n != 2 || string(buf[:n]) != "89" {
+		t.Fatalf("ReadPage at the page's end: %d %v %q", n, ok, buf[:n])
+	}
+	if n, _, ok := c.ReadPage(f, 3, 12, buf); !ok || n != 0 {
+		t.Fatalf("ReadPage past the page's end: %d %v", n, ok)
+	}
+	if _, _, ok := c.ReadPage(f, 4, 0, buf); ok {
+		t.Fatal("ReadPage of a page never set hit")
+	}
+	if b, ok := c.GetBlock(f, 3); !ok || string(b) != "block" {
+		t.Fatalf("block 3 next to page 3: %q %v", b, ok)
+	}
+	c.DelPage(f, 3)
+	if _, _, ok := c.ReadPage(f, 3, 0, buf); ok {
+		t.Fatal("page 3 still cached after DelPage")
+	}
+	var nc *Cache
+	nc.SetPage(f, 1, []byte("x"), 1)
+	nc.DelPage(f, 1)
+	if _, _, ok := nc.ReadPage(f, 1, 0, buf); ok {
+		t.Fatal("nil cache returned a page")
+	}
+}

@@ -108,7 +108,9 @@ func (f *Feed) appendLocked(blocks [][]byte, total int) error {
 			encodeNode(buf[i*nodeRecordSize:], n)
 		}
 	}
-	if err := writeFull(f.treeFile, buf, nodeOffset(first)); err != nil {
+	err := writeFull(f.treeFile, buf, nodeOffset(first))
+	f.pageGens.bump(first, first+uint64(len(batch))-1)
+	if err != nil {
 		return err
 	}
 	if err := f.putNodes(outside); err != nil {

@@ -112,6 +112,9 @@ type Feed struct {
 	fetcher    Fetcher
 
 	seq seqHint // memo that makes sequential reads need no root lookups
+
+	pageGens pageGens    // generations of cached tree pages (see treePageNodes)
+	groups   groupStarts // offsets of block groups read lately
 }
 
 // Open opens (or creates) the feed stored in a directory.

@@ -55,6 +55,6 @@ func (f *Feed) GetLocal(i uint64) ([]byte, error) {
 	if !has {
 		return nil, fmt.Errorf("block %d of %s: %w", i, f.store.Location(), ErrNotAvailable)
 	}
-	data, _, err := f.readBlock(i)
+	data, _, err := f.readBlock(i, true)
 	return data, err
 }

@@ -259,9 +259,6 @@ func (f *Feed) writeLocked(i uint64, data []byte, nodes []hcrypto.Node, sig []by
 	}
 	for _, n := range nodes {
 		f.tree.Set(n.Index)
-		if f.cache != nil {
-			f.cache.SetNode(f.cacheID, n.Index, n.Hash, n.Size)
-		}
 	}
 	f.tree.Set(2 * i)
 	if data != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hyperfs/hyperfs/hypercore/flat"
 	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
@@ -64,7 +65,18 @@ func (f *Feed) Get(ctx context.Context, i uint64) ([]byte, error) {
 	if err := f.waitFor(ctx, i); err != nil {
 		return nil, err
 	}
-	data, _, err := f.readBlock(i)
+	data, _, err := f.readBlock(i, true)
+	return data, err
+}
+
+// GetUncached is Get for a reader that caches the block in another form
+// (a trie caches its decoded nodes): a block read from storage is not
+// cached, so the budget is not spent on it twice.
+func (f *Feed) GetUncached(ctx context.Context, i uint64) ([]byte, error) {
+	if err := f.waitFor(ctx, i); err != nil {
+		return nil, err
+	}
+	data, _, err := f.readBlock(i, false)
 	return data, err
 }
 
@@ -210,23 +222,34 @@ func (f *Feed) Waiting() []uint64 {
 }
 
 // readBlock reads a locally stored block and its byte offset, verified
-// against its leaf node unless verification is off.
-func (f *Feed) readBlock(i uint64) ([]byte, uint64, error) {
+// against its leaf node unless verification is off; keep caches it.
+func (f *Feed) readBlock(i uint64, keep bool) ([]byte, uint64, error) {
 	if f.cache != nil {
 		if b, ok := f.cache.GetBlock(f.cacheID, i); ok {
 			return b, 0, nil // cached only after it was read and verified
 		}
 	}
-	offset, ok := f.seq.get(i)
-	if !ok {
-		var err error
-		if offset, err = f.offsetOf(i); err != nil {
-			return nil, 0, err
-		}
+	// The page of the tree that holds the leaf holds the leaves of the
+	// blocks before it in its group: they give the offset too.
+	var page treePage
+	if err := f.loadPage(&page, 2*i, false); err != nil {
+		return nil, 0, fmt.Errorf("block %d: %w", i, err)
 	}
-	node, err := f.getNode(2 * i)
+	var node hcrypto.Node
+	var err error
+	if rec, ok := page.record(2 * i); ok {
+		node, err = f.decodeRecord(2*i, rec)
+	} else {
+		node, err = f.getNode(2 * i)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("block %d: %w", i, err)
+	}
+	offset, ok := f.seq.get(i)
+	if !ok {
+		if offset, err = f.offsetIn(&page, i); err != nil {
+			return nil, 0, err
+		}
 	}
 	data := make([]byte, node.Size)
 	if err := f.readData(i, data, offset); err != nil {
@@ -236,7 +259,7 @@ func (f *Feed) readBlock(i uint64) ([]byte, uint64, error) {
 		return nil, 0, err
 	}
 	f.seq.set(i+1, offset+node.Size)
-	if f.cache != nil {
+	if keep && f.cache != nil {
 		f.cache.SetBlock(f.cacheID, i, data)
 	}
 	return data, offset, nil
@@ -269,6 +292,58 @@ func (f *Feed) offsetOf(i uint64) (uint64, error) {
 		offset += n.Size
 	}
 	return offset, nil
+}
+
+// groupBlocks is how many blocks' leaves a tree page holds: the blocks
+// of a group, whose first block's offset is remembered (groupStarts).
+const groupBlocks = treePageNodes / 2
+
+// groupStart is the byte offset of group g's first block.
+type groupStart struct{ g, offset uint64 }
+
+// groupStarts remembers the offsets of groups read lately, by g modulo
+// its size. The roots left of a block are the roots left of its group's
+// first block, whose sum is remembered here, and the roots inside its
+// group, which lie in its tree page: the offset of a block costs no
+// lookup beyond its page. Offsets never change, but one computed from a
+// damaged node would be wrong: corruptBlock forgets them.
+type groupStarts [256]atomic.Pointer[groupStart]
+
+func (gs *groupStarts) forget() {
+	for k := range gs {
+		gs[k].Store(nil)
+	}
+}
+
+// offsetIn is offsetOf for block i, whose tree page is page.
+func (f *Feed) offsetIn(page *treePage, i uint64) (uint64, error) {
+	g := i / groupBlocks
+	var buf [64]uint64
+	var sum uint64
+	for _, r := range flat.AppendFullRoots(buf[:0], 2*i) {
+		if r/treePageNodes != g {
+			continue // left of the group: in its start
+		}
+		rec, ok := page.record(r)
+		if !ok {
+			return f.offsetOf(i)
+		}
+		n, err := f.decodeRecord(r, rec)
+		if err != nil {
+			return 0, fmt.Errorf("offset of block %d: %w", i, err)
+		}
+		sum += n.Size
+	}
+	slot := &f.groups[g%uint64(len(f.groups))]
+	if s := slot.Load(); s != nil && s.g == g {
+		return s.offset + sum, nil
+	}
+	start, err := f.offsetOf(g * groupBlocks)
+	if err != nil {
+		return 0, err
+	}
+	slot.Store(&groupStart{g: g, offset: start})
+	return start + sum, nil
 }
 
 // ByteOffset is the offset of block i's first byte in the feed. It needs

@@ -109,6 +109,7 @@ func (f *Feed) corruptBlock(i, offset uint64, why string) error {
 	}
 	f.mu.Unlock()
 	f.seq.set(0, 0)
+	f.groups.forget()
 	f.log.Error("stored block is corrupt; cleared it so peers can send it again",
 		"feed", fmt.Sprintf("%x", f.key), "block", i, "file", f.dataFile.Name(), "offset", offset, "why", why)
 	if syncErr != nil {

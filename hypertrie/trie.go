@@ -83,6 +83,14 @@ type Feed interface {
 
 var _ Feed = (*hypercore.Feed)(nil)
 
+// uncachedFeed is implemented by feeds that can read a block without
+// caching it (*hypercore.Feed), for a trie that caches the decoded node.
+type uncachedFeed interface {
+	GetUncached(ctx context.Context, i uint64) ([]byte, error)
+}
+
+var _ uncachedFeed = (*hypercore.Feed)(nil)
+
 // Options configure New.
 type Options struct {
 	// Subtype goes into the header of a new trie ("hyperdrive" for drives,
@@ -241,7 +249,15 @@ func (t *Trie) getBySeq(ctx context.Context, seq uint64) (*node, error) {
 		n, ok = t.cache.get(seq)
 	}
 	if !ok {
-		b, err := t.feed.Get(ctx, seq)
+		// The decoded node is cached, not the raw block: keeping both
+		// would spend the budget twice on one node.
+		var b []byte
+		var err error
+		if u, ok := t.feed.(uncachedFeed); ok {
+			b, err = u.GetUncached(ctx, seq)
+		} else {
+			b, err = t.feed.Get(ctx, seq)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading node %d of feed %x: %w", seq, t.feed.Key(), err)
 		}
@@ -249,9 +265,6 @@ func (t *Trie) getBySeq(ctx context.Context, seq uint64) (*node, error) {
 			return nil, fmt.Errorf("feed %x: %w", t.feed.Key(), err)
 		}
 		t.cache.put(n)
-		// The decoded node replaces the raw block the feed just cached:
-		// keeping both would spend the budget twice on one node.
-		t.cache.c.DelBlock(t.cache.id, seq)
 	}
 	// The reference means to skip only the reset node (key "", no value),
 	// but its check sees the value only after decoding it, so every node
