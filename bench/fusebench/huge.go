@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hyperfs/hyperfs/hyperdrive"
@@ -34,42 +35,103 @@ func hugeFolders(scale float64, largest int) []int {
 
 func hugeDir(n int) string { return "big" + strconv.Itoa(n) }
 
-// setupHuge writes the folders into dir/huge-store and dir/huge-local.
+// hugeCache is -huge-cache: where the huge drive and folder are kept
+// between runs, "" for the run's own temporary directory.
+var hugeCache string
+
+// hugeRoot is the directory holding huge-store and huge-local: under
+// -huge-cache, one per set of folder sizes, else the run's dir.
+func hugeRoot(dir string) string {
+	if hugeCache == "" {
+		return dir
+	}
+	name := "huge"
+	for _, n := range hugeN {
+		name += "-" + strconv.Itoa(n)
+	}
+	return filepath.Join(hugeCache, name)
+}
+
+// setupHuge writes the folders into huge-store and huge-local under
+// hugeRoot(dir), unless a finished copy is already there. The trie gets
+// the entries in batches while other goroutines create the local files.
 func setupHuge(dir string, folders []int, cacheBytes int64) error {
-	d, done, err := openDrive(dir+"/huge-store", cacheBytes)
+	root := hugeRoot(dir)
+	done := filepath.Join(root, "complete")
+	if _, err := os.Stat(done); err == nil {
+		return nil
+	}
+	if err := os.RemoveAll(root); err != nil {
+		return err
+	}
+	d, closeDrive, err := openDrive(root+"/huge-store", cacheBytes)
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer closeDrive()
 	ctx := context.Background()
 	trie := d.D.Trie()
 	now := time.Unix(1600000000, 0)
 	st := hyperdrive.EncodeStat(&hyperdrive.Stat{Mode: hyperdrive.ModeRegular | 0o644, Mtime: now, Ctime: now})
-	const batch = 2000
+	const batch = 5000
+	// Four goroutines create the local files.
+	jobs := make(chan [2]int)
+	var wg sync.WaitGroup
+	var createErr error
+	var errOnce sync.Once
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				local := filepath.Join(root, "huge-local", hugeDir(j[0]))
+				for i := j[1]; i < min(j[0], j[1]+batch); i++ {
+					f, err := os.Create(filepath.Join(local, hugeName(i)))
+					if err != nil {
+						errOnce.Do(func() { createErr = err })
+						continue
+					}
+					f.Close()
+				}
+			}
+		}()
+	}
+	defer func() { // on an early return
+		if jobs != nil {
+			close(jobs)
+			wg.Wait()
+		}
+	}()
 	for _, n := range folders {
-		local := filepath.Join(dir, "huge-local", hugeDir(n))
+		local := filepath.Join(root, "huge-local", hugeDir(n))
 		if err := os.MkdirAll(local, 0o755); err != nil {
 			return err
 		}
-		var ops []hypertrie.Op
-		for i := range n {
-			name := fmt.Sprintf("file-%07d.txt", i)
-			f, err := os.Create(filepath.Join(local, name))
-			if err != nil {
-				return err
+		for lo := 0; lo < n; lo += batch {
+			hi := min(n, lo+batch)
+			jobs <- [2]int{n, lo}
+			ops := make([]hypertrie.Op, 0, hi-lo)
+			for i := lo; i < hi; i++ {
+				ops = append(ops, hypertrie.Op{Type: hypertrie.OpPut, Key: hugeDir(n) + "/" + hugeName(i), Value: st})
 			}
-			f.Close()
-			ops = append(ops, hypertrie.Op{Type: hypertrie.OpPut, Key: hugeDir(n) + "/" + name, Value: st})
-			if len(ops) == batch || i == n-1 {
-				if _, err := trie.Batch(ctx, ops); err != nil {
-					return err
-				}
-				ops = ops[:0]
+			if _, err := trie.Batch(ctx, ops); err != nil {
+				return err
 			}
 		}
 	}
-	return nil
+	close(jobs)
+	jobs = nil
+	wg.Wait()
+	if createErr != nil {
+		return createErr
+	}
+	if err := d.Sync(ctx); err != nil {
+		return err
+	}
+	return os.WriteFile(done, nil, 0o644)
 }
+
+func hugeName(i int) string { return fmt.Sprintf("file-%07d.txt", i) }
 
 // hugeStep runs one measured huge-folder step on a mounted backend:
 // "ls-f:<n>", "ls-l:<n>"; "mount" is timed by runChild around the mount.

@@ -74,6 +74,7 @@ func main() {
 	peer := flag.String("peer", "", "address of the serving child, for -child cold-read and raw-replication")
 	key := flag.String("key", "", "drive key, for -child cold-read and raw-replication")
 	huge := flag.Bool("huge", false, "also run the huge-folder rows: ls -f of folders of 10k, 50k and 100k files, ls -l of the largest, mount time")
+	flag.StringVar(&hugeCache, "huge-cache", "", "keep the huge-folder drive and folders in this directory and reuse them in later runs")
 	hugeFiles := flag.Int("huge-files", 0, "files in the largest huge folder (default 100k × scale), e.g. 1000000")
 	flag.StringVar(&casesFilter, "cases", "", "run only these cases, comma-separated: read, find, ls, cat-parallel, untar, cp, rm, git-clone, ls-f, ls-l, mount-huge, remote (default all)")
 	flag.IntVar(&runs, "runs", 1, "runs of every case on every backend, interleaved; the table shows medians")
@@ -184,7 +185,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	run := func(step, backend string) (result, error) {
 		r, err := spawn(self, "-child", step, "-backend", backend, "-dir", tmp,
 			"-scale", strconv.FormatFloat(float64(sz.file)/(256<<20), 'g', -1, 64),
-			"-cache", strconv.FormatInt(cacheMiB, 10), "-huge-files", strconv.Itoa(hugeFiles), "-cpuprofile", profilePrefix)
+			"-cache", strconv.FormatInt(cacheMiB, 10), "-huge-files", strconv.Itoa(hugeFiles), "-cpuprofile", profilePrefix, "-huge-cache", hugeCache)
 		if err != nil {
 			return r, fmt.Errorf("%s on %s: %w", step, backend, err)
 		}
@@ -487,7 +488,7 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 		store = local + "-store"
 	default:
 		if isHugeStep(step) {
-			local, store = dir+"/huge-local", dir+"/huge-store"
+			local, store = hugeRoot(dir)+"/huge-local", hugeRoot(dir)+"/huge-store"
 		}
 	}
 	mountStart := time.Now()
