@@ -581,6 +581,11 @@ func (f *Feed) syncFiles() ([]storage.File, error) {
 
 // syncAll syncs files concurrently; each error names its file.
 func syncAll(files []storage.File) error {
+	for _, file := range files {
+		if s, ok := file.(storage.Starter); ok {
+			s.StartSync()
+		}
+	}
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, file := range files[1:] {

@@ -79,6 +79,7 @@ func main() {
 	flag.StringVar(&casesFilter, "cases", "", "run only these cases, comma-separated: read, find, ls, cat-parallel, untar, cp, rm, git-clone, ls-f, ls-l, mount-huge, remote (default all)")
 	flag.IntVar(&runs, "runs", 1, "runs of every case on every backend, interleaved; the table shows medians")
 	load := flag.Int("load", 0, "CPU-bound background processes to run during every case (both file systems get the same load)")
+	flag.StringVar(&backendsFilter, "backends", "", "run only these backends, comma-separated: loopback, hyperdrive, hyperdrive-noverify, hyperdrive-nosync_close, memback, jsfuse (default all; loopback always runs, as the reference)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of every Go backend's run to this prefix (<prefix>-<case>-<backend>.prof)")
 	flag.Parse()
 	hugeN = hugeFolders(*scale, *hugeFiles)
@@ -147,8 +148,8 @@ func sizes(scale float64) sizeSet {
 	}
 }
 
-// casesFilter is -cases.
-var casesFilter string
+// casesFilter is -cases, backendsFilter -backends.
+var casesFilter, backendsFilter string
 
 // selected reports whether -cases includes step (ls-f:N matches ls-f).
 func selected(step string) bool {
@@ -259,7 +260,12 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 		}
 		rows = keep
 	}
-	backends := []string{"loopback", "hyperdrive", "hyperdrive-noverify", "hyperdrive-nosync", "memback", "jsfuse"}
+	backends := []string{"loopback", "hyperdrive", "hyperdrive-noverify", "hyperdrive-nosync_close", "memback", "jsfuse"}
+	if backendsFilter != "" {
+		backends = slices.DeleteFunc(backends, func(b string) bool {
+			return b != "loopback" && !slices.Contains(strings.Split(backendsFilter, ","), b)
+		})
+	}
 	jsNotRun := "" // why jsfuse cannot mount, once a case found it
 	for _, rw := range rows {
 		runsOf := map[string][]result{}
@@ -271,7 +277,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 				if b == "memback" && isHugeStep(rw.step) {
 					continue // holds nothing of the huge drive
 				}
-				if b == "hyperdrive-noverify" && rw.step != "read" || b == "hyperdrive-nosync" && !writeStep(rw.step) {
+				if b == "hyperdrive-noverify" && rw.step != "read" || b == "hyperdrive-nosync_close" && !writeStep(rw.step) {
 					continue // only where verification or syncing costs
 				}
 				if _, ok := notRun[b]; ok {
@@ -335,7 +341,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 		fmt.Println("remote rows: the drive served by another process over loopback TCP; \"replication only\" downloads the file's blocks with no mount.")
 	}
 	fmt.Println("memback holds its content in memory: its RSS includes the data.")
-	fmt.Println("hyperdrive-noverify: blocks read from disk are not checked against the tree (--no-verify); hyperdrive-nosync: commits are not fsynced.")
+	fmt.Println("hyperdrive-noverify: blocks read from disk are not checked against the tree (--no-verify); hyperdrive-nosync_close: mounted with -o nosync_close, a close returns once its commit is appended and signed, not synced.")
 	fmt.Println("jsfuse: hyperdrive-fuse on fuse-native (libfuse 2) on the same corestore folders; its RSS is the node process's.")
 	return nil
 }
@@ -620,16 +626,14 @@ func mountGo(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int
 			EntryTimeout: &sec, AttrTimeout: &sec,
 		})
 		return server, func() {}, err
-	case "hyperdrive", "hyperdrive-noverify", "hyperdrive-nosync":
+	case "hyperdrive", "hyperdrive-noverify", "hyperdrive-nosync_close":
 		d, done, err := openDriveOpts(store, cacheBytes, backend == "hyperdrive-noverify")
 		if err != nil {
 			return nil, nil, err
 		}
-		var b hfs.Backend = d
-		if backend == "hyperdrive-nosync" {
-			b = noSync{d} // what writes cost without fsync on commit
-		}
-		server, err := hfs.Mount(mnt, b, hfs.Options{StagingDir: filepath.Dir(mnt)})
+		// nosync_close: what `-o nosync_close` gives, a close that returns
+		// once its commit is appended and signed (fsync still syncs).
+		server, err := hfs.Mount(mnt, d, hfs.Options{StagingDir: filepath.Dir(mnt), NoSyncOnClose: backend == "hyperdrive-nosync_close"})
 		if err != nil {
 			done()
 		}
@@ -716,10 +720,6 @@ func (p plainFile) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno
 func (p plainFile) Setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	return p.f.(fusefs.FileSetattrer).Setattr(ctx, in, out)
 }
-
-// noSync hides the drive's Sync from the mount, to measure what fsync on
-// every commit costs.
-type noSync struct{ hfs.Backend }
 
 // writeStep reports whether a case writes through the mount.
 func writeStep(step string) bool { return step == "untar" || step == "cp" || step == "git-clone" }

@@ -173,6 +173,14 @@ func (o *osFile) Sync() error {
 	return nil
 }
 
+// StartSync implements Starter: it starts writing the file's changed
+// pages back (sync_file_range without waiting) if it has any.
+func (o *osFile) StartSync() {
+	if o.dirty.Load() {
+		unix.SyncFileRange(int(o.f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	}
+}
+
 // fdatasync is unix.Fdatasync; tests replace it.
 var fdatasync = unix.Fdatasync
 

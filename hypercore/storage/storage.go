@@ -40,6 +40,14 @@ type File interface {
 	Name() string
 }
 
+// Starter is implemented by files whose Sync can be started ahead: a
+// caller about to sync several files starts them all first, so the disk
+// gets every file's writes at once and a journaling file system commits
+// them together, rather than in the order the syncs reach it.
+type Starter interface {
+	StartSync()
+}
+
 // Descriptor is implemented by files backed by an operating system file,
 // whose descriptor lets a FUSE server splice reads straight from it.
 type Descriptor interface {
