@@ -222,9 +222,11 @@ func (f *Feed) Waiting() []uint64 {
 }
 
 // readBlock reads a locally stored block and its byte offset, verified
-// against its leaf node unless verification is off; keep caches it.
+// against its leaf node unless verification is off. With keep the block
+// is looked for in the cache and cached; without, the cache's blocks are
+// left alone (a trie keeps its nodes decoded, never as blocks).
 func (f *Feed) readBlock(i uint64, keep bool) ([]byte, uint64, error) {
-	if f.cache != nil {
+	if keep && f.cache != nil {
 		if b, ok := f.cache.GetBlock(f.cacheID, i); ok {
 			return b, 0, nil // cached only after it was read and verified
 		}

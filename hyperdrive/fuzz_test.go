@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/hyperfs/hyperfs/internal/vectors"
 )
@@ -94,4 +96,32 @@ func TestBadEntries(t *testing.T) {
 			t.Errorf("%q: %q %v", p, b, err)
 		}
 	}
+}
+
+// FuzzDecodePlainStat holds the decoder of plain Stats to proto.Unmarshal's:
+// whatever it decodes, decodeStat decodes the same.
+func FuzzDecodePlainStat(f *testing.F) {
+	var enc struct{ Cases []struct{ Hex string } }
+	vectors.Load(f, "hyperdrive.statEncodings", &enc)
+	for _, c := range enc.Cases {
+		f.Add(vectors.Hex(f, c.Hex))
+	}
+	f.Add([]byte{0x08, 0xa4, 0x83, 0x02, 0x40, 0x00, 0x10, 0xe8, 0x07})
+	f.Add([]byte{0x08, 0x01, 0x08, 0xff, 0xff, 0xff, 0xff, 0x1f}) // the last mode wins, cut to 32 bits
+	f.Add([]byte{0x08, 0x01, 0x52, 0x02, 0xff, 0xfe})             // a linkname that is not UTF-8
+	f.Add([]byte{0x0d, 1, 2, 3, 4})                               // mode as fixed32
+	f.Fuzz(func(t *testing.T, b []byte) {
+		now := time.UnixMilli(1600000000000)
+		got, ok := decodePlainStat(b, now)
+		if !ok {
+			return
+		}
+		want, err := decodeStat(b, now)
+		if err != nil {
+			t.Fatalf("%x: decoded as a plain Stat %+v, proto.Unmarshal fails: %v", b, got, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%x: decoded %+v, proto.Unmarshal %+v", b, got, want)
+		}
+	})
 }

@@ -5,6 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/hyperfs/hyperfs/hypertrie/internal/schema"
 )
 
 // vectorFeed returns the blocks of the hypertrie.feedBlocks operations.
@@ -127,6 +131,41 @@ func FuzzTrieWalk(f *testing.F) {
 		if _, err := tr.Put(ctx, "a/new", []byte("v")); err == nil {
 			tr.Del(ctx, "a")
 			tr.Batch(ctx, []Op{{Type: OpPut, Key: "b"}, {Type: OpDel, Key: "a/new"}})
+		}
+	})
+}
+
+// The hand-written Node decoder agrees with proto.Unmarshal on every
+// input: both fail, or both give the same fields.
+func FuzzDecodeNodeFields(f *testing.F) {
+	for _, b := range vectorFeed(f)[1:] {
+		f.Add(b)
+	}
+	for _, b := range [][]byte{
+		{}, {0x0a, 0x00}, {0x0a, 0x01, 'k', 0x12, 0x00}, // empty value
+		{0x0a, 0x01, 'k', 0x0a, 0x01, 'j'}, // the last key wins
+		{0x0a, 0x01, 'k', 0x20, 0x01, 0x28, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+		{0x0a, 0x01, 'k', 0x25, 1, 2, 3, 4},                   // seq with the fixed32 wire type: unknown
+		{0x08, 0x01},                                          // key with the varint wire type, so no key
+		{0x0a, 0x01, 'k', 0x33, 0x08, 0x01, 0x34},             // a group
+		{0x0a, 0x01, 'k', 0xfa, 0xff, 0xff, 0xff, 0x0f, 0x00}, // field number 2^29+...
+		{0x0a, 0x02, 0xff, 0xfe},                              // a key that is not UTF-8
+	} {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := decodeNodeFields(b)
+		var want schema.Node
+		werr := proto.Unmarshal(b, &want)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%x: decoder error %v, proto.Unmarshal error %v", b, err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if got.key != want.GetKey() || !bytes.Equal(got.value, want.ValueBuffer) || (got.value == nil) != (want.ValueBuffer == nil) ||
+			!bytes.Equal(got.trie, want.TrieBuffer) || got.seq != want.GetSeq() || got.flags != want.GetFlags() {
+			t.Fatalf("%x: decoded %+v, proto.Unmarshal %v", b, got, &want)
 		}
 	})
 }

@@ -195,26 +195,6 @@ func (n *node) encodeBlock() ([]byte, error) {
 	return b, nil
 }
 
-// decodeNode decodes block seq. The seq field of the message is ignored (as
-// in the reference: a node's seq is its block index), and trie pointers
-// must point to earlier blocks, which keeps every walk finite.
-func decodeNode(b []byte, seq uint64) (*node, error) {
-	var msg schema.Node
-	if err := proto.Unmarshal(b, &msg); err != nil {
-		return nil, fmt.Errorf("block %d: %w: %w", seq, ErrCorrupt, err)
-	}
-	n := newNode(msg.GetKey(), msg.ValueBuffer, msg.GetFlags())
-	if msg.ValueBuffer != nil && len(msg.ValueBuffer) == 0 {
-		n.value = []byte{}
-	}
-	n.seq = seq
-	var err error
-	if n.sparse, err = decodeTrie(msg.TrieBuffer, n.length(), seq); err != nil {
-		return nil, fmt.Errorf("block %d (key %q): %w: %w", seq, n.key, ErrCorrupt, err)
-	}
-	return n, nil
-}
-
 // agrees reports whether n and o have the same path at every position
 // before i.
 func (n *node) agrees(o *node, i int) bool {

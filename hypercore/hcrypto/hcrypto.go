@@ -78,6 +78,15 @@ type Node struct {
 
 // LeafHash hashes a block: BLAKE2b-256(0x00 ‖ uint64be(len) ‖ data).
 func LeafHash(data []byte) [HashSize]byte {
+	if len(data) <= smallLeaf {
+		// One buffer on the stack: no hasher to allocate, which costs
+		// as much as hashing a small block.
+		var buf [9 + smallLeaf]byte
+		buf[0] = leafType
+		binary.BigEndian.PutUint64(buf[1:], uint64(len(data)))
+		n := 9 + copy(buf[9:], data)
+		return blake2b.Sum256(buf[:n])
+	}
 	var hdr [9]byte
 	hdr[0] = leafType
 	binary.BigEndian.PutUint64(hdr[1:], uint64(len(data)))
@@ -88,6 +97,9 @@ func LeafHash(data []byte) [HashSize]byte {
 	h.Sum(out[:0])
 	return out
 }
+
+// smallLeaf is the largest block LeafHash hashes from one stack buffer.
+const smallLeaf = 2048
 
 // Leaf returns the tree node of block data at flat index 2*block.
 func Leaf(index uint64, data []byte) Node {
