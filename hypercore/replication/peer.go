@@ -47,7 +47,34 @@ type PeerOptions struct {
 type request struct {
 	index uint64
 	hash  bool
+	sent  time.Time
+	alone bool // sent when no other request was in flight
 }
+
+// The request window of a peer adapts to its link, as LEDBAT's congestion
+// window does: a response that took no longer than the base latency (the
+// link's round trip plus one block's transmission) plus queueTarget widens
+// the window by up to one request, a later one narrows it. The window
+// settles where about queueTarget of requests wait in the peer's queue: a
+// full pipe whatever the link's bandwidth-delay product, yet short enough
+// that a slow peer holds only the blocks it can send soon, and the blocks a
+// reader needs next go to whichever peer has room.
+//
+// The base is the latency of a request sent when none was in flight. A
+// busy link never has such a request, and the least latency seen while it
+// is full includes a queue, so every baseEpoch the window drops to one
+// request until one comes back (as BBR's ProbeRTT): about a round trip
+// without a full pipe, and a base that follows a link that got slower.
+const (
+	// initialWindow requests, or fewer if they would hold more than
+	// initialWindowBytes (drive content blocks are 512 KiB, and a slow
+	// peer should not start with seconds of a reader's blocks).
+	initialWindow      = 16
+	initialWindowBytes = 1 << 20
+	minWindow          = 2
+	queueTarget        = 100 * time.Millisecond
+	baseEpoch          = 20 * time.Second
+)
 
 // Peer is one feed replicating on one stream. Its fields are owned by the
 // stream's loop goroutine unless noted.
@@ -75,6 +102,10 @@ type Peer struct {
 	downloading, uploading        bool
 	defaultDownloading            bool
 	maxRequests, urgentRequests   int
+	window                        float64 // adaptive request window; see queueTarget
+	base                          time.Duration
+	baseAt                        time.Time
+	probing                       bool // draining to measure the base
 	inflight                      []request
 	inflightWants                 int
 	lastProgress                  time.Time
@@ -532,8 +563,12 @@ func (p *Peer) onData(m *wire.Data) error {
 		p.r.stats.downBytes.Add(uint64(len(m.Value)))
 		p.r.emit(Event{Kind: EventDownload, Peer: p, Index: index, Bytes: len(m.Value)})
 	}
+	now := time.Now()
+	if !hash {
+		p.adjustWindow(now.Sub(p.inflight[k].sent), len(m.Value), p.inflight[k].alone, now)
+	}
 	p.inflight = slices.Delete(p.inflight, k, k+1)
-	p.lastProgress = time.Now()
+	p.lastProgress = now
 	p.r.mu.Lock()
 	delete(p.r.reserved, index)
 	p.r.pollWaitingLocked()
@@ -628,9 +663,76 @@ func (p *Peer) update() {
 	}
 }
 
-// inflightFull reports whether the window (count and estimated bytes) is full.
+// requestWindow is the window, set first from the feed's mean block size
+// once its length is known.
+func (p *Peer) requestWindow() float64 {
+	if p.window > 0 {
+		return p.window
+	}
+	n := p.r.feed.Length()
+	if n == 0 {
+		return initialWindow
+	}
+	mean := max(1, p.r.feed.ByteLength()/n)
+	p.window = float64(min(max(initialWindowBytes/mean, minWindow), initialWindow))
+	return p.window
+}
+
+// windowLimit is how many requests may be in flight: the window, or one
+// while probing for the base.
+func (p *Peer) windowLimit() int {
+	if p.probing {
+		return 1
+	}
+	return int(p.requestWindow() + 0.5)
+}
+
+// adjustWindow moves the request window after a response of size bytes
+// that took lat; alone says its request had the pipe to itself. Only
+// full-size blocks count: a short last block would make a large block's
+// transmission time look like queueing.
+func (p *Peer) adjustWindow(lat time.Duration, size int, alone bool, now time.Time) {
+	p.requestWindow()
+	full := true
+	if n := p.r.feed.Length(); n > 0 {
+		mean := p.r.feed.ByteLength() / n
+		full = mean < 16<<10 || uint64(size) >= mean/2
+	}
+	switch {
+	case alone && full:
+		p.base, p.baseAt, p.probing = lat, now, false
+	case alone && p.probing:
+		p.baseAt, p.probing = now, false // keep the base; probe again later
+	case full && (p.base == 0 || lat < p.base):
+		p.base, p.baseAt = lat, now
+	}
+	if p.base == 0 || p.probing {
+		return
+	}
+	if now.Sub(p.baseAt) > baseEpoch {
+		p.probing = true
+		return
+	}
+	if q := lat - p.base; q <= queueTarget {
+		p.window += float64(queueTarget-q) / float64(queueTarget)
+	} else {
+		// Narrow half as fast as it widens: at twice the target, a
+		// window's worth of late responses halves it.
+		p.window -= min(1, float64(q-queueTarget)/float64(queueTarget)) / 2
+	}
+	p.window = min(max(p.window, minWindow), float64(p.urgentRequests))
+}
+
+// inflightFull reports whether the window (count and estimated bytes) is
+// full. limit is maxRequests for downloads and urgentRequests for waited-for
+// blocks; the adaptive window caps both, downloads at three quarters of it,
+// so waited-for blocks always find room.
 func (p *Peer) inflightFull(limit int) bool {
-	if len(p.inflight) >= limit {
+	w := p.windowLimit()
+	if limit < p.urgentRequests {
+		w = max(1, w*3/4)
+	}
+	if len(p.inflight) >= min(limit, w) {
 		return true
 	}
 	if n := p.r.feed.Length(); n > 0 && len(p.inflight) > 0 {
@@ -656,7 +758,10 @@ func (p *Peer) updateOnce() bool {
 
 	inflight := len(p.inflight)
 	for !p.inflightFull(p.urgentRequests) && len(r.waiting) > 0 {
-		off := rand.IntN(len(r.waiting))
+		// Oldest first (the reference starts at a random waiter): a
+		// sequential reader's read-ahead asks in order, and the block it
+		// reads next is then the next requested, whichever peer sends it.
+		off := 0
 		for range len(r.waiting) {
 			w := r.waiting[off]
 			off = (off + 1) % len(r.waiting)
@@ -820,10 +925,11 @@ func (p *Peer) nextRandom(start, end uint64) (uint64, bool) {
 }
 
 func (p *Peer) request(index uint64, hash bool) {
+	now := time.Now()
 	if len(p.inflight) == 0 {
-		p.lastProgress = time.Now()
+		p.lastProgress = now
 	}
-	p.inflight = append(p.inflight, request{index: index, hash: hash})
+	p.inflight = append(p.inflight, request{index: index, hash: hash, sent: now, alone: len(p.inflight) == 0})
 	p.send(wire.NewRequest(index, 0, hash, p.r.feed.Digest(index)))
 }
 

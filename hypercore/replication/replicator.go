@@ -15,9 +15,10 @@ import (
 
 // Defaults of the reference (hypercore 9 lib/replicate.js, index.js).
 const (
-	// DefaultMaxRequests is the in-flight request window per peer for
+	// DefaultMaxRequests caps the in-flight request window per peer for
 	// background downloads; waited-for blocks may use 16 more. The
-	// reference uses 16; a larger window keeps fast links busy.
+	// reference uses 16; a larger cap keeps fast links busy. Below the
+	// cap the window adapts to each peer's link (see queueTarget).
 	DefaultMaxRequests = 64
 	// DefaultMaxInflightBytes bounds the estimated bytes of in-flight
 	// requests per peer (by the feed's mean block size).
@@ -30,8 +31,8 @@ const (
 
 // Options configure a Replicator.
 type Options struct {
-	// MaxRequests is the in-flight request window per peer for background
-	// downloads (DefaultMaxRequests if 0). Waited-for blocks (Get, Update)
+	// MaxRequests caps the in-flight request window per peer for
+	// background downloads (DefaultMaxRequests if 0). Waited-for blocks (Get, Update)
 	// may use 16 more, so they are never stuck behind a download.
 	MaxRequests int
 	// MaxInflightBytes bounds the estimated in-flight bytes per peer
