@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path"
 	"reflect"
 	"testing"
 	"time"
@@ -122,6 +123,23 @@ func FuzzDecodePlainStat(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%x: decoded %+v, proto.Unmarshal %+v", b, got, want)
+		}
+	})
+}
+
+// FuzzCleanPath checks cleanPath's fast path for absolute paths against
+// the full unixify rules.
+func FuzzCleanPath(f *testing.F) {
+	for _, s := range []string{"/", "//", "/a//b/", "/a/./b/../c", "/..", "a\\b", "/a\\b", "C:/x", "./a", "/x:", "///a///", "/a/b/.", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		got, err := cleanPath(p)
+		if err != nil {
+			return
+		}
+		if want := path.Clean("/" + unixify(p)); got != want {
+			t.Fatalf("cleanPath(%q) = %q, want %q", p, got, want)
 		}
 	})
 }

@@ -38,6 +38,13 @@ func cleanPath(p string) (string, error) {
 	if strings.IndexByte(p, 0) >= 0 || !utf8.ValidString(p) {
 		return "", ErrInvalidPath
 	}
+	if len(p) > 0 && p[0] == '/' && strings.IndexByte(p, '\\') < 0 {
+		// The common case (the mount passes absolute paths): unixify
+		// would only merge runs of "/" and drop a trailing one, which
+		// Clean does as well, without the regular expressions' cost (a
+		// tenth of an untar's CPU).
+		return path.Clean(p), nil
+	}
 	return path.Clean("/" + unixify(p)), nil
 }
 

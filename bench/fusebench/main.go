@@ -516,6 +516,11 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 		res.PeakRSS = rss
 	}()
 
+	if step == "rm" { // the tree to remove, not timed
+		if err := shell("tar -xf " + dir + "/small.tar -C " + mnt); err != nil {
+			return res, err
+		}
+	}
 	if profilePrefix != "" && backend != "jsfuse" {
 		name := fmt.Sprintf("%s-%s-%s.prof", profilePrefix, strings.ReplaceAll(step, ":", ""), backend)
 		f, err := os.Create(name)
@@ -527,11 +532,6 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 			return result{}, err
 		}
 		defer pprof.StopCPUProfile()
-	}
-	if step == "rm" { // the tree to remove, not timed
-		if err := shell("tar -xf " + dir + "/small.tar -C " + mnt); err != nil {
-			return res, err
-		}
 	}
 	start := time.Now()
 	switch step {
