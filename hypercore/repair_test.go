@@ -388,3 +388,50 @@ func checkBlocksExcept(t *testing.T, f *Feed, n int, skip int) {
 		}
 	}
 }
+
+// VerifyRange over a run large enough to be hashed on several cores finds
+// a rotten block among good ones and names it, verifies the others, and
+// blames a data file cut short on the first block it does not hold.
+func TestVerifyRangeLargeRun(t *testing.T) {
+	dir := t.TempDir()
+	f := mustOpen(t, dir, Options{})
+	big := func(i int) []byte { return bytes.Repeat([]byte{byte(i), byte(i >> 8), 'v'}, 30000+i) }
+	for i := 0; i < 40; i += 8 {
+		var batch [][]byte
+		for k := i; k < i+8; k++ {
+			batch = append(batch, big(k))
+		}
+		mustAppend(t, f, batch...)
+	}
+	off := mustOffset(t, f, 21)
+	f.Close()
+	data := filepath.Join(dir, "data")
+	flipByte(t, data, int64(off)+1000)
+	f = mustOpen(t, dir, Options{})
+	err := f.VerifyRange(0, 40)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), data) || !strings.Contains(err.Error(), "block 21 ") {
+		t.Fatalf("VerifyRange over a rotten block 21: %v, want ErrCorrupt naming %s and the block", err, data)
+	}
+	if f.Has(21) || !f.Verified(0, 21) || !f.Verified(22, 32) {
+		t.Fatal("the blocks around the rotten one must be verified and kept, it alone cleared")
+	}
+	for _, i := range []uint64{0, 20, 22, 39} {
+		if b, err := f.Get(ctx, i); err != nil || !bytes.Equal(b, big(int(i))) {
+			t.Fatalf("block %d: %v", i, err)
+		}
+	}
+	cut := mustOffset(t, f, 35) + 10
+	f.Close()
+	if err := os.Truncate(data, int64(cut)); err != nil {
+		t.Fatal(err)
+	}
+	f = mustOpen(t, dir, Options{})
+	defer f.Close()
+	err = f.VerifyRange(32, 40)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "block 35 ") || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("VerifyRange over a data file cut in block 35: %v", err)
+	}
+	if !f.Verified(32, 35) || f.Has(35) {
+		t.Fatal("blocks before the cut must verify, the cut one be cleared")
+	}
+}

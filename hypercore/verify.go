@@ -1,8 +1,12 @@
 package hypercore
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hyperfs/hyperfs/hypercore/flat"
 	"github.com/hyperfs/hyperfs/hypercore/hcrypto"
@@ -192,11 +196,104 @@ func (f *Feed) verifyRuns(lo, hi uint64) error {
 		if i == j {
 			break
 		}
-		if _, err := f.readBatch(i, j); err != nil {
+		if err := f.verifyRun(i, j); err != nil {
 			return err
 		}
 		i = j
 	}
+	return nil
+}
+
+// verifyBufs are the buffers verifyRun reads blocks into: a block is read
+// and hashed while it is in the processor's cache, and nothing the size of
+// the run is allocated (and cleared) for bytes nobody keeps.
+var verifyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// verifyRun hashes stored blocks [start, end) against their leaves, which
+// it reads at once; each block is read and hashed on its own, on every
+// core when the run is large. A block that does not match goes through
+// checkBlock, which reports (and clears) it.
+func (f *Feed) verifyRun(start, end uint64) error {
+	n := end - start
+	recs := make([]byte, (2*n-1)*nodeRecordSize)
+	if err := readFull(f.treeFile, recs, nodeOffset(2*start)); err != nil {
+		return fmt.Errorf("blocks %d-%d: %w", start, end-1, err)
+	}
+	offset, ok := f.seq.get(start)
+	if !ok {
+		var err error
+		if offset, err = f.offsetOf(start); err != nil {
+			return err
+		}
+	}
+	nodes := make([]hcrypto.Node, n)
+	offsets := make([]uint64, n)
+	total := uint64(0)
+	for k := range nodes {
+		node, err := decodeNode(2*(start+uint64(k)), recs[2*k*nodeRecordSize:][:nodeRecordSize])
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.treeFile.Name(), err)
+		}
+		nodes[k], offsets[k] = node, offset+total
+		total += node.Size
+	}
+	bad := make([]bool, n)
+	errs := make([]error, n)
+	check := func(k int) {
+		bp := verifyBufs.Get().(*[]byte)
+		defer verifyBufs.Put(bp)
+		if uint64(cap(*bp)) < nodes[k].Size {
+			*bp = make([]byte, nodes[k].Size)
+		}
+		data := (*bp)[:nodes[k].Size]
+		if err := readFull(f.dataFile, data, int64(offsets[k])); err != nil {
+			errs[k] = err
+			return
+		}
+		if hcrypto.LeafHash(data) == nodes[k].Hash {
+			f.verified.set(start+uint64(k), start+uint64(k)+1)
+		} else {
+			bad[k] = true
+		}
+	}
+	if workers := min(runtime.GOMAXPROCS(0), int(n)); total < parallelHashBytes || workers < 2 {
+		for k := range nodes {
+			check(k)
+		}
+	} else {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range workers {
+			wg.Go(func() {
+				for k := int(next.Add(1) - 1); k < int(n); k = int(next.Add(1) - 1) {
+					check(k)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// In order: the first block that fails is reported; a data file cut
+	// short is blamed on the first block it does not hold in full.
+	for k, node := range nodes {
+		i := start + uint64(k)
+		switch {
+		case errs[k] != nil:
+			if errors.Is(errs[k], io.EOF) || errors.Is(errs[k], io.ErrUnexpectedEOF) {
+				size, _ := f.dataFile.Size()
+				return f.corruptBlock(i, offsets[k], fmt.Sprintf("the data file ends at byte %d, before the block's end at %d (file is truncated)", size, offsets[k]+node.Size))
+			}
+			return fmt.Errorf("block %d: %w", i, errs[k])
+		case bad[k]:
+			data := make([]byte, node.Size)
+			if err := f.readData(i, data, offsets[k]); err != nil {
+				return err
+			}
+			if err := f.checkBlock(i, offsets[k], data, node); err != nil {
+				return err
+			}
+		}
+	}
+	f.seq.set(end, offset+total)
 	return nil
 }
 
