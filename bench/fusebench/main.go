@@ -63,6 +63,10 @@ type result struct {
 	Seconds2 float64 `json:"seconds2"` // the re-read, for read cases
 	Bytes    int64   `json:"bytes"`
 	PeakRSS  int64   `json:"peak_rss"`
+	// CPU is the CPU time of the Go daemon's process while the case ran
+	// (the first read, for read cases, whose reader is that process too):
+	// steadier than wall time on a busy machine. 0 for jsfuse.
+	CPU float64 `json:"cpu"`
 }
 
 func main() {
@@ -213,7 +217,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	}
 
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "case\tbackend\tseconds\tMB/s or files/s\tvs loopback\tpeak RSS MiB\t\n")
+	fmt.Fprintf(tw, "case\tbackend\tseconds\tMB/s or files/s\tvs loopback\tpeak RSS MiB\tdaemon CPU s\tCPU vs loopback\t\n")
 	type row struct {
 		name, step string
 		rate       func(result, bool) float64
@@ -317,10 +321,17 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 				continue
 			}
 			r := res[b]
-			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.1f %s\t%.2f×\t%.0f\t\n", rw.name, b, r.Seconds,
-				rw.rate(r, false), rw.unit, res["loopback"].Seconds/r.Seconds, float64(r.PeakRSS)/(1<<20))
+			cpu, cpuRatio := "", ""
+			if r.CPU > 0 {
+				cpu = fmt.Sprintf("%.3f", r.CPU)
+				if lc := res["loopback"].CPU; lc > 0 {
+					cpuRatio = fmt.Sprintf("%.2f×", lc/r.CPU)
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.1f %s\t%.2f×\t%.0f\t%s\t%s\t\n", rw.name, b, r.Seconds,
+				rw.rate(r, false), rw.unit, res["loopback"].Seconds/r.Seconds, float64(r.PeakRSS)/(1<<20), cpu, cpuRatio)
 			if rw.step == "read" {
-				fmt.Fprintf(tw, "%s, re-read\t%s\t%.3f\t%.1f %s\t%.2f×\t\t\n", rw.name, b, r.Seconds2,
+				fmt.Fprintf(tw, "%s, re-read\t%s\t%.3f\t%.1f %s\t%.2f×\t\t\t\t\n", rw.name, b, r.Seconds2,
 					rw.rate(r, true), rw.unit, res["loopback"].Seconds2/r.Seconds2)
 			}
 		}
@@ -336,6 +347,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	}
 	tw.Flush()
 	fmt.Printf("\nvs loopback = loopback time / this time (higher is faster). Drive cache budget %d MiB.\n", cacheMiB)
+	fmt.Println("daemon CPU = CPU time of the Go daemon's process during the case (for read, with the reader in it); CPU vs loopback = loopback's / this.")
 	fmt.Printf("Median of %d interleaved runs per case and backend (peak RSS: the largest); %d CPU-bound background processes.\n", runs, loadN)
 	if selected("remote") {
 		fmt.Println("remote rows: the drive served by another process over loopback TCP; \"replication only\" downloads the file's blocks with no mount.")
@@ -346,19 +358,21 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	return nil
 }
 
-// median returns the run with the median time (the re-read time and peak
-// RSS are the largest of the runs').
+// median returns the run with the median time (the re-read time and the
+// CPU time are the medians of the runs', peak RSS the largest).
 func median(rs []result) result {
 	sorted := slices.Clone(rs)
 	slices.SortFunc(sorted, func(a, b result) int { return cmp.Compare(a.Seconds, b.Seconds) })
 	m := sorted[len(sorted)/2]
 	s2 := make([]float64, len(rs))
+	cpu := make([]float64, len(rs))
 	for i, r := range rs {
-		s2[i] = r.Seconds2
+		s2[i], cpu[i] = r.Seconds2, r.CPU
 		m.PeakRSS = max(m.PeakRSS, r.PeakRSS)
 	}
 	slices.Sort(s2)
-	m.Seconds2 = s2[len(s2)/2]
+	slices.Sort(cpu)
+	m.Seconds2, m.CPU = s2[len(s2)/2], cpu[len(cpu)/2]
 	return m
 }
 
@@ -533,14 +547,20 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 		}
 		defer pprof.StopCPUProfile()
 	}
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
+	cpuSince := func() float64 {
+		if backend == "jsfuse" {
+			return 0 // its daemon is another process
+		}
+		return (cpuTime() - cpu).Seconds()
+	}
 	switch step {
 	case "read":
 		n, err := readAll(mnt + "/big")
 		if err != nil {
 			return res, err
 		}
-		res.Seconds = time.Since(start).Seconds()
+		res.Seconds, res.CPU = time.Since(start).Seconds(), cpuSince()
 		start = time.Now()
 		if _, err := readAll(mnt + "/big"); err != nil {
 			return res, err
@@ -567,8 +587,15 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 	default:
 		err = hugeStep(step, mnt)
 	}
-	res.Seconds = time.Since(start).Seconds()
+	res.Seconds, res.CPU = time.Since(start).Seconds(), cpuSince()
 	return res, err
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func isHugeStep(step string) bool {
