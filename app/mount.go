@@ -221,6 +221,9 @@ func (s *Session) MountDrive(d *hyperdrive.Drive, abs string, o hfs.Options) (*M
 		return nil, err
 	}
 	o.StagingDir = staging
+	if o.Memory == nil && s.Cache != nil {
+		o.Memory = s.Cache // the kernel's inodes count against --cache-size
+	}
 	if o.FsName == "" {
 		o.FsName = fmt.Sprintf("hyperfs:%x", d.Key()[:8])
 	}

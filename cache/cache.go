@@ -112,6 +112,8 @@ type entry struct {
 // feeds. Its methods are safe for concurrent use, except Close.
 type Cache struct {
 	rc        *ristretto.Cache[uint64, entry]
+	maxBytes  int64
+	reserved  atomic.Int64     // bytes of the budget held outside the cache
 	maxBlock  int              // largest block SetBlock keeps
 	hash      func(key) uint64 // replaced in tests to force collisions
 	nextFeed  atomic.Uint64    // last id handed out by NewFeedID
@@ -143,7 +145,7 @@ func New(opts Options) (*Cache, error) {
 	if maxBlock == 0 {
 		maxBlock = DefaultMaxBlockSize
 	}
-	return &Cache{rc: rc, hash: hashKey, maxBlock: maxBlock}, nil
+	return &Cache{rc: rc, maxBytes: maxBytes, hash: hashKey, maxBlock: maxBlock}, nil
 }
 
 // Close releases the cache's goroutines and entries. It must be the last
@@ -153,6 +155,26 @@ func (c *Cache) Close() {
 		return
 	}
 	c.rc.Close()
+}
+
+// MaxBytes is the whole budget the cache was made with.
+func (c *Cache) MaxBytes() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.maxBytes
+}
+
+// Reserve takes delta bytes of the budget for memory held outside the
+// cache (the inodes a mount's kernel holds), so the cache keeps that much
+// less, or gives them back when delta is negative. The cache keeps at
+// least half the budget.
+func (c *Cache) Reserve(delta int64) {
+	if c == nil {
+		return
+	}
+	r := c.reserved.Add(delta)
+	c.rc.UpdateMaxCost(max(c.maxBytes-r, c.maxBytes/2))
 }
 
 // NewFeedID returns an id no other feed of this cache has or will get. It

@@ -562,3 +562,28 @@ func TestPages(t *testing.T) {
 		t.Fatal("nil cache returned a page")
 	}
 }
+
+// TestReserve checks that memory reserved outside the cache shrinks what
+// the cache keeps, down to half its budget, and comes back when returned.
+func TestReserve(t *testing.T) {
+	c, err := New(Options{MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.MaxBytes() != 1<<20 {
+		t.Errorf("MaxBytes = %d", c.MaxBytes())
+	}
+	c.Reserve(256 << 10)
+	if m := c.Metrics().MaxCost; m != 768<<10 {
+		t.Errorf("budget with 256 KiB reserved: %d", m)
+	}
+	c.Reserve(1 << 20)
+	if m := c.Metrics().MaxCost; m != 512<<10 {
+		t.Errorf("budget with more than half reserved: %d", m)
+	}
+	c.Reserve(-(1<<20 + 256<<10))
+	if m := c.Metrics().MaxCost; m != 1<<20 {
+		t.Errorf("budget with nothing reserved: %d", m)
+	}
+}

@@ -19,7 +19,12 @@
 // that was unlinked or renamed over) keeps its last attributes and
 // reports no links. Inode numbers come from a path table (inoTable), so a
 // path keeps its number for the life of the mount even after the kernel
-// forgets the inode, and a rename carries the number along. Nested mounts
+// forgets the inode, and a rename carries the number along; a path's
+// number is its hash unless that is taken, so the table holds only what
+// the kernel knows and what was renamed. With Options.Memory the inodes
+// the kernel holds count against the cache's budget (inodes.go): past
+// half of it, listings give names without attributes and the kernel is
+// asked to forget the oldest inodes it does not use. Nested mounts
 // are shown as directories. Entries that store no owner (uid and gid 0)
 // belong to the mounting user.
 //

@@ -46,45 +46,81 @@ func TestToErrno(t *testing.T) {
 func TestInoTable(t *testing.T) {
 	var tb inoTable
 	tb.init()
-	a := tb.get("/a", syscall.S_IFDIR)
-	ab := tb.get("/a/b", syscall.S_IFREG)
-	c := tb.get("/c", syscall.S_IFREG)
-	if tb.get("/a", syscall.S_IFDIR) != a || tb.get("/", syscall.S_IFDIR) != 1 {
+	get := func(p string, mode uint32) uint64 {
+		n, _ := tb.get(p, mode)
+		return n
+	}
+	a := get("/a", syscall.S_IFDIR)
+	ab := get("/a/b", syscall.S_IFREG)
+	c := get("/c", syscall.S_IFREG)
+	if get("/a", syscall.S_IFDIR) != a || get("/", syscall.S_IFDIR) != 1 {
 		t.Fatal("numbers not stable")
 	}
-	if tb.get("/c", syscall.S_IFDIR) == c {
+	if tb.peek("/a/b", syscall.S_IFREG) != ab || tb.peek("/new", syscall.S_IFREG) != get("/new", syscall.S_IFREG) {
+		t.Error("peek gives another number than get")
+	}
+	if get("/c", syscall.S_IFDIR) == c {
 		t.Error("a type change kept the number")
 	}
 	tb.rename("/a", "/z")
-	if tb.get("/z", syscall.S_IFDIR) != a || tb.get("/z/b", syscall.S_IFREG) != ab {
+	if get("/z", syscall.S_IFDIR) != a || get("/z/b", syscall.S_IFREG) != ab {
 		t.Error("rename lost numbers")
 	}
-	if tb.get("/a/b", syscall.S_IFREG) == ab {
+	if get("/a/b", syscall.S_IFREG) == ab {
 		t.Error("old path kept its number")
 	}
 	tb.remove("/z")
-	if tb.get("/z/b", syscall.S_IFREG) == ab {
+	if get("/z/b", syscall.S_IFREG) == ab {
 		t.Error("remove kept numbers below")
 	}
 	// A rename over an existing path replaces its numbers, below too.
-	x := tb.get("/x", syscall.S_IFDIR)
-	xy := tb.get("/x/y", syscall.S_IFREG)
-	tb.get("/w", syscall.S_IFDIR)
-	tb.get("/w/old", syscall.S_IFREG)
+	x := get("/x", syscall.S_IFDIR)
+	xy := get("/x/y", syscall.S_IFREG)
+	get("/w", syscall.S_IFDIR)
+	get("/w/old", syscall.S_IFREG)
 	tb.rename("/x", "/w")
-	if tb.get("/w", syscall.S_IFDIR) != x || tb.get("/w/y", syscall.S_IFREG) != xy {
+	if get("/w", syscall.S_IFDIR) != x || get("/w/y", syscall.S_IFREG) != xy {
 		t.Error("rename over a path lost the moved numbers")
 	}
-	if tb.get("/x", syscall.S_IFDIR) == x {
+	if get("/x", syscall.S_IFDIR) == x {
 		t.Error("renamed-from path kept its number")
 	}
 	// A child seen before its parent: the parent gets its own number later.
-	q := tb.get("/p/q", syscall.S_IFREG)
-	if p := tb.get("/p", syscall.S_IFDIR); p == 0 || p == q {
+	q := get("/p/q", syscall.S_IFREG)
+	if p := get("/p", syscall.S_IFDIR); p == 0 || p == q {
 		t.Errorf("parent numbered %d, child %d", p, q)
 	}
-	if tb.get("/p/q", syscall.S_IFREG) != q {
+	if get("/p/q", syscall.S_IFREG) != q {
 		t.Error("numbering the parent changed the child's number")
+	}
+}
+
+// TestInoTableRelease checks that a forgotten path whose number is its
+// hash leaves the table, with unnumbered parents, and gets the same
+// number back; a renamed one stays.
+func TestInoTableRelease(t *testing.T) {
+	var tb inoTable
+	tb.init()
+	n, e := tb.get("/d/e/f", syscall.S_IFREG)
+	tb.release(e, n)
+	if tb.root.kids["d"] != nil {
+		t.Error("released entry or its unnumbered parents are still in the table")
+	}
+	if again, _ := tb.get("/d/e/f", syscall.S_IFREG); again != n {
+		t.Errorf("number %d after release, %d before", again, n)
+	}
+	n, e = tb.get("/d/e/f", syscall.S_IFREG)
+	tb.rename("/d/e/f", "/g")
+	tb.release(e, n)
+	if tb.root.kids["g"] != e {
+		t.Error("a renamed entry left the table: its number would be lost")
+	}
+	// A numbered parent stays.
+	tb.get("/h", syscall.S_IFDIR)
+	n, e = tb.get("/h/i", syscall.S_IFREG)
+	tb.release(e, n)
+	if h := tb.root.kids["h"]; h == nil || len(h.kids) != 0 {
+		t.Error("release dropped a numbered parent or kept the child")
 	}
 }
 

@@ -15,3 +15,6 @@ func NewTestRoot(b Backend, opts Options) (root *node, close func(), err error) 
 
 // Invalidate runs one pass of the watcher.
 var Invalidate = (*node).invalidate
+
+// InodeBytes is what the budget charges per inode.
+const InodeBytes = inodeBytes

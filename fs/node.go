@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,6 +17,10 @@ import (
 type node struct {
 	fusefs.Inode
 	ms *mountState
+	// ent is n's entry in the inode number table, set at creation.
+	ent *inoEntry
+	// counted is set while n counts against the inode budget.
+	counted atomic.Bool
 
 	mu sync.Mutex
 	// attr is the last attributes read from or written to the backend.
@@ -56,17 +61,22 @@ func (n *node) newChild(ctx context.Context, path string, a *Attr, out *fuse.Ent
 // since, a is older than what prev knows and is dropped.
 func (n *node) newChildSince(ctx context.Context, path string, a *Attr, out *fuse.EntryOut, prev *node, gen uint64) *fusefs.Inode {
 	mode := fileType(a)
-	ino := n.ms.inos.get(path, mode)
-	child := &node{ms: n.ms, attr: *a}
-	in := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino})
-	if got := in.Operations().(*node); got != child {
+	ino, ent := n.ms.inos.get(path, mode)
+	_, name := splitPath(path)
+	if in := n.GetChild(name); in != nil && in.StableAttr().Ino == ino && in.StableAttr().Mode == mode {
+		got := in.Operations().(*node)
 		got.mu.Lock()
 		if got != prev || got.gen == gen {
 			got.attr = *a
 		}
 		got.mu.Unlock()
+		got.entryOut(out)
+		return in
 	}
-	in.Operations().(*node).entryOut(out)
+	child := &node{ms: n.ms, attr: *a, ent: ent}
+	in := n.NewInode(ctx, child, fusefs.StableAttr{Mode: mode, Ino: ino})
+	n.ms.inodes.add(child)
+	child.entryOut(out)
 	return in
 }
 

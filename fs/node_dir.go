@@ -322,7 +322,7 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 		d.last = e
 		de.Name = e.Name
 		de.Mode = fileType(&e.Attr)
-		de.Ino = d.n.ms.inos.get(childPath(d.dir, e.Name), de.Mode)
+		de.Ino = d.n.ms.inos.peek(childPath(d.dir, e.Name), de.Mode)
 	}
 	d.idx++
 	return de, 0
@@ -351,6 +351,12 @@ func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 	if in := d.n.GetChild(name); in != nil && in.StableAttr().Mode == fileType(&e.Attr) {
 		in.Operations().(*node).entryOut(out)
 		return in, 0
+	}
+	if d.n.ms.inodes.full() {
+		// The kernel holds all the inodes the budget allows: the name
+		// goes without attributes (an entry with no node ID), so the
+		// kernel makes an inode only if it is looked up.
+		return nil, syscall.EAGAIN
 	}
 	return d.n.newChild(ctx, childPath(d.dir, name), &e.Attr, out), 0
 }

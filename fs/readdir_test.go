@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,5 +122,151 @@ func TestReaddirRewind(t *testing.T) {
 			t.Errorf("%s listed twice", n)
 		}
 		seen[n] = true
+	}
+}
+
+// TestInodeNumbersAfterRenameAndUnlink checks that two files never share
+// an inode number: a file made where another was renamed away from, and
+// one made where an open file was unlinked, get numbers of their own,
+// and the renamed file keeps its number.
+func TestInodeNumbersAfterRenameAndUnlink(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			mnt := testMount(t, be.new(t), hfs.Options{})
+			ino := func(p string) uint64 {
+				t.Helper()
+				var st syscall.Stat_t
+				if err := syscall.Lstat(filepath.Join(mnt, p), &st); err != nil {
+					t.Fatal(err)
+				}
+				return st.Ino
+			}
+			if err := os.WriteFile(filepath.Join(mnt, "a"), []byte("a"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			a := ino("a")
+			if err := os.Rename(filepath.Join(mnt, "a"), filepath.Join(mnt, "z")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(mnt, "a"), []byte("new"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if ino("z") != a || ino("a") == a {
+				t.Errorf("renamed file %d (was %d), new file at its old path %d", ino("z"), a, ino("a"))
+			}
+			f, err := os.Open(filepath.Join(mnt, "z"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := os.Remove(filepath.Join(mnt, "z")); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(mnt, "z"), []byte("again"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var st syscall.Stat_t
+			if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Ino == ino("z") {
+				t.Errorf("an unlinked open file and the new file at its path share number %d", st.Ino)
+			}
+			if b, err := io.ReadAll(f); err != nil || string(b) != "a" {
+				t.Errorf("the unlinked file reads %q, %v", b, err)
+			}
+		})
+	}
+}
+
+// budget is a Memory of a fixed size that records what is reserved.
+type budget struct {
+	max      int64
+	reserved atomic.Int64
+}
+
+func (b *budget) MaxBytes() int64     { return b.max }
+func (b *budget) Reserve(delta int64) { b.reserved.Add(delta) }
+
+// TestInodeBudget lists and stats a folder of more files than the budget
+// allows inodes: the listing gives the names past the budget without
+// attributes, the stats make the kernel forget the oldest inodes, and the
+// inodes charged stay within the budget.
+func TestInodeBudget(t *testing.T) {
+	d := newDrive(t)
+	names := bigFolder(t, d, "big", 6000)
+	mem := &budget{max: 2 * 2048 * hfs.InodeBytes} // 2048 inodes
+	mnt := testMount(t, d, hfs.Options{Memory: mem})
+	got, err := os.ReadDir(filepath.Join(mnt, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(names) {
+		t.Fatalf("listed %d names, want %d", len(got), len(names))
+	}
+	for _, n := range names {
+		if _, err := os.Lstat(filepath.Join(mnt, "big", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The charge is given in steps, and evictions finish in the
+	// background: wait for them.
+	limit := int64(2048+2*256) * hfs.InodeBytes
+	deadline := time.Now().Add(10 * time.Second)
+	for mem.reserved.Load() > limit && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r := mem.reserved.Load(); r > limit || r <= 0 {
+		t.Errorf("%d bytes of inodes charged, budget %d", r, mem.max/2)
+	}
+	// Files still stat after their inodes were forgotten, with the
+	// same numbers as their names were listed with.
+	for _, e := range got[:100] {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(filepath.Join(mnt, "big", e.Name()), &st); err != nil {
+			t.Fatal(err)
+		}
+		info, _ := e.Info()
+		if info != nil && info.Sys().(*syscall.Stat_t).Ino != st.Ino {
+			t.Errorf("%s: number %d, listed as %d", e.Name(), st.Ino, info.Sys().(*syscall.Stat_t).Ino)
+		}
+	}
+}
+
+// TestInodeBytes measures the heap an inode the kernel holds costs (the
+// mount's own and go-fuse's), which the budget charges as InodeBytes: the
+// heap with every file of a folder looked up, less the heap once the
+// mount is gone and the drive's cache still holds what the walk read.
+func TestInodeBytes(t *testing.T) {
+	d := newDrive(t)
+	const n = 20000
+	names := bigFolder(t, d, "big", n)
+	dir := t.TempDir()
+	server, err := hfs.Mount(dir, d, hfs.Options{StagingDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if _, err := os.Lstat(filepath.Join(dir, "big", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	heap := func() uint64 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	with := heap()
+	if err := server.Unmount(); err != nil {
+		t.Fatal(err)
+	}
+	server.Wait()
+	without := heap()
+	per := (int64(with) - int64(without)) / n
+	t.Logf("%d bytes per inode", per)
+	if per > hfs.InodeBytes {
+		t.Errorf("an inode costs %d bytes, the budget charges %d", per, hfs.InodeBytes)
 	}
 }

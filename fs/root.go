@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"hash/maphash"
 	"log/slog"
 	"os"
 	"path"
@@ -37,7 +38,8 @@ type mountState struct {
 	readOnly   bool
 	attrTTL    time.Duration
 
-	inos inoTable
+	inos   inoTable
+	inodes inodeBudget
 
 	// hidden holds the listed names already logged as hidden (dir NUL
 	// name), so each is logged once.
@@ -74,12 +76,14 @@ func newRoot(b Backend, opts Options) (*node, error) {
 		ms.stagingDir = dir
 	}
 	ms.inos.init()
+	ms.inodes.init(opts.Memory)
 	ms.ownVersion.Store(b.Version())
 	return &node{ms: ms}, nil
 }
 
 // close removes the staging directory.
 func (ms *mountState) close() {
+	ms.inodes.stop()
 	if ms.stagingDir != "" {
 		os.RemoveAll(ms.stagingDir)
 	}
@@ -192,25 +196,52 @@ func fileType(a *Attr) uint32 {
 }
 
 // inoTable hands out inode numbers by path, so a path keeps its number for
-// the life of the mount even after the kernel forgets the inode; renames
-// carry numbers along. It is a tree of names, so a lookup, unlink or
-// rename costs the depth of its path, whatever the number of paths known.
+// the life of the mount; renames carry numbers along. It is a tree of
+// names, so a lookup, unlink or rename costs the depth of its path,
+// whatever the number of paths known.
+//
+// A path's first number is a hash of the path (hashIno), so a listing can
+// give each name the number a lookup will give it without adding it to the
+// table, and a path whose inode the kernel forgot needs no entry to keep
+// its number: the table holds the paths the kernel knows, those above
+// them, and those whose number is not their hash (renamed, or renumbered
+// because their hash was taken). Its size follows the inodes the kernel
+// holds, not the names ever listed.
 type inoTable struct {
 	mu   sync.Mutex
 	next uint64   // guarded by mu
 	root inoEntry // guarded by mu: "/"
+	seed maphash.Seed
+	// used holds the hash numbers given out and not yet given back, so
+	// no two files get one number: a path whose hash is taken (by a file
+	// renamed away from it, or unlinked while open) is counted a number.
+	// Guarded by mu.
+	used map[uint64]struct{}
 }
 
 // inoEntry is one path's number and the names known below it.
 type inoEntry struct {
-	ino  uint64 // 0 until the path itself is numbered (a parent seen only through a child)
-	mode uint32 // S_IF* type the number was handed out for
-	kids map[string]*inoEntry
+	ino    uint64 // 0 until the path itself is numbered (a parent seen only through a child)
+	mode   uint32 // S_IF* type the number was handed out for
+	parent *inoEntry
+	name   string
+	kids   map[string]*inoEntry
 }
+
+// Numbers below hashBase come from the counter, those from it up from the
+// path hash.
+const hashBase = 1 << 32
 
 func (t *inoTable) init() {
 	t.root = inoEntry{ino: 1, mode: syscall.S_IFDIR}
 	t.next = 2
+	t.seed = maphash.MakeSeed()
+	t.used = map[uint64]struct{}{}
+}
+
+// hashIno is path's number unless the table says otherwise.
+func (t *inoTable) hashIno(path string) uint64 {
+	return hashBase + maphash.String(t.seed, path)%(1<<62-hashBase)
 }
 
 // walk returns the entry of path; with create, missing entries are added.
@@ -227,7 +258,7 @@ func (t *inoTable) walk(path string, create bool) *inoEntry {
 			if e.kids == nil {
 				e.kids = map[string]*inoEntry{}
 			}
-			k = &inoEntry{}
+			k = &inoEntry{parent: e, name: name}
 			e.kids[name] = k
 		}
 		e = k
@@ -247,19 +278,98 @@ func (t *inoTable) detach(path string) *inoEntry {
 	}
 	e := parent.kids[name]
 	delete(parent.kids, name)
+	if e != nil {
+		e.parent = nil
+	}
 	return e
 }
 
-// get returns the number of path, a new one if path is new or changed type.
-func (t *inoTable) get(path string, mode uint32) uint64 {
+// get returns the number of path, a new one if path is new or changed
+// type, and its entry.
+func (t *inoTable) get(path string, mode uint32) (uint64, *inoEntry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.walk(path, true)
-	if e.ino == 0 || e.mode != mode {
+	switch {
+	case e.ino == 0:
+		e.mode = mode
+		h := t.hashIno(path)
+		if _, taken := t.used[h]; !taken {
+			t.used[h] = struct{}{}
+			e.ino = h
+			break
+		}
+		e.ino = t.next
+		t.next++
+	case e.mode != mode:
 		e.ino, e.mode = t.next, mode
 		t.next++
 	}
-	return e.ino
+	return e.ino, e
+}
+
+// peek returns the number get would give path, adding nothing to the
+// table where it can.
+func (t *inoTable) peek(path string, mode uint32) uint64 {
+	t.mu.Lock()
+	e := t.walk(path, false)
+	h := t.hashIno(path)
+	_, taken := t.used[h]
+	t.mu.Unlock()
+	switch {
+	case (e == nil || e.ino == 0) && !taken:
+		return h
+	case e != nil && e.ino != 0 && e.mode == mode:
+		return e.ino
+	}
+	ino, _ := t.get(path, mode)
+	return ino
+}
+
+// release is called when the kernel forgot the inode numbered ino whose
+// entry is e. The number is given back unless e still holds it, and e
+// leaves the table if the table can give its path the same number
+// without it: the number is its path's hash and nothing is known below.
+// Parents left empty and unnumbered go too.
+func (t *inoTable) release(e *inoEntry, ino uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	attached := e.parent != nil && e.parent.kids[e.name] == e
+	if attached && e.ino == ino && (len(e.kids) > 0 || ino != t.hashIno(e.path())) {
+		return // renamed, renumbered or a parent: the entry keeps its number
+	}
+	if attached && e.ino != ino {
+		attached = false // renumbered since: only the old number goes
+	}
+	if ino >= hashBase {
+		delete(t.used, ino)
+	}
+	for attached && len(e.kids) == 0 {
+		p := e.parent
+		delete(p.kids, e.name)
+		e.parent = nil
+		if p.ino != 0 || p == &t.root || p.parent == nil || p.parent.kids[p.name] != p {
+			return
+		}
+		e = p
+	}
+}
+
+// path is e's path; e is attached.
+func (e *inoEntry) path() string {
+	var segs []string
+	for ; e.parent != nil; e = e.parent {
+		segs = append(segs, e.name)
+	}
+	var b strings.Builder
+	for i := len(segs) - 1; i >= 0; i-- {
+		b.WriteByte('/')
+		b.WriteString(segs[i])
+	}
+	if b.Len() == 0 {
+		return "/"
+	}
+	return b.String()
 }
 
 // remove forgets path and everything below it.
@@ -288,6 +398,7 @@ func (t *inoTable) rename(from, to string) {
 		parent.kids = map[string]*inoEntry{}
 	}
 	parent.kids[name] = e
+	e.parent, e.name = parent, name
 }
 
 // splitPath splits an absolute path into its directory and last name

@@ -398,28 +398,29 @@ func pattern(n int64, seed byte) []byte {
 func treeFile(i int) string { return fmt.Sprintf("d%03d/f%05d.txt", i/100, i) }
 
 func openDrive(storeDir string, cacheBytes int64) (*hfs.Drive, func(), error) {
-	return openDriveOpts(storeDir, cacheBytes, false)
+	d, _, done, err := openDriveOpts(storeDir, cacheBytes, false)
+	return d, done, err
 }
 
 // openDriveOpts is openDrive, with the check of blocks read from disk
 // against the tree turned off if noVerify.
-func openDriveOpts(storeDir string, cacheBytes int64, noVerify bool) (*hfs.Drive, func(), error) {
+func openDriveOpts(storeDir string, cacheBytes int64, noVerify bool) (*hfs.Drive, *cache.Cache, func(), error) {
 	// As hyperfs does: the heap may use the cache budget plus working room.
 	debug.SetMemoryLimit(cacheBytes + memRoom)
 	ch, err := cache.New(cache.Options{MaxBytes: cacheBytes})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	store, err := corestore.Open(storeDir, corestore.Options{Cache: ch, NoVerifyReads: noVerify})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	d, err := hyperdrive.Open(context.Background(), store, hyperdrive.Options{GroupCommit: hyperdrive.DefaultGroupCommit})
 	if err != nil {
 		store.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return hfs.NewDrive(d, storeDir), func() { d.Close(); store.Close(); ch.Close() }, nil
+	return hfs.NewDrive(d, storeDir), ch, func() { d.Close(); store.Close(); ch.Close() }, nil
 }
 
 // runChild runs one step; setup steps write the data every backend reads.
@@ -654,13 +655,14 @@ func mountGo(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int
 		})
 		return server, func() {}, err
 	case "hyperdrive", "hyperdrive-noverify", "hyperdrive-nosync_close":
-		d, done, err := openDriveOpts(store, cacheBytes, backend == "hyperdrive-noverify")
+		d, ch, done, err := openDriveOpts(store, cacheBytes, backend == "hyperdrive-noverify")
 		if err != nil {
 			return nil, nil, err
 		}
 		// nosync_close: what `-o nosync_close` gives, a close that returns
-		// once its commit is appended and signed (fsync still syncs).
-		server, err := hfs.Mount(mnt, d, hfs.Options{StagingDir: filepath.Dir(mnt), NoSyncOnClose: backend == "hyperdrive-nosync_close"})
+		// once its commit is appended and signed (fsync still syncs). As
+		// hyperfs mounts, the kernel's inodes count against the budget.
+		server, err := hfs.Mount(mnt, d, hfs.Options{StagingDir: filepath.Dir(mnt), NoSyncOnClose: backend == "hyperdrive-nosync_close", Memory: ch})
 		if err != nil {
 			done()
 		}
