@@ -119,8 +119,16 @@ type tree struct {
 	learn   func(context.Context, *hypercore.Feed) error
 	force   bool
 
+	// bg bounds what the drive starts in the background (the content
+	// feed of someone else's drive, opened ahead of the first read); Close
+	// ends it and waits for it.
+	bg     context.Context
+	stopBG context.CancelFunc
+	bgWG   sync.WaitGroup
+
 	mu       sync.Mutex
 	contents map[string]*content        // guarded by mu: by hex metadata key
+	opening  map[string]chan struct{}   // guarded by mu: content feeds being opened, closed when done
 	opened   []*corestore.Core          // guarded by mu: handles to close on Close
 	tries    map[string]*hypertrie.Trie // guarded by mu: by hex metadata key
 	cores    map[string]*hypercore.Feed // guarded by mu: cores mounted as files, by key
@@ -160,7 +168,8 @@ func Open(ctx context.Context, store *corestore.Store, opts Options) (*Drive, er
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	t := &tree{store: store, sparse: opts.Sparse, now: opts.Now, update: opts.Update, group: opts.GroupCommit, learn: opts.LearnLength, force: opts.Force, created: opts.Now(), contents: map[string]*content{}, tries: map[string]*hypertrie.Trie{}}
+	t := &tree{store: store, sparse: opts.Sparse, now: opts.Now, update: opts.Update, group: opts.GroupCommit, learn: opts.LearnLength, force: opts.Force, created: opts.Now(), contents: map[string]*content{}, opening: map[string]chan struct{}{}, tries: map[string]*hypertrie.Trie{}}
+	t.bg, t.stopBG = context.WithCancel(context.Background())
 	o := corestore.GetOptions{Name: store.Name(), Sparse: opts.Sparse}
 	if opts.Key != nil {
 		o = corestore.GetOptions{Key: opts.Key, Sparse: opts.Sparse}
@@ -185,6 +194,17 @@ func Open(ctx context.Context, store *corestore.Store, opts Options) (*Drive, er
 	}
 	d := &Drive{tree: t, trie: trie, owner: true}
 	d.ns = mounts.New(trie, mounts.OpenerFunc(t.openMounted), mounts.Options{})
+	if !meta.Writable() && meta.Length() > 0 {
+		// Someone else's drive: its content feed is opened now, while the
+		// first lookup walks the trie, so the first read of a file does
+		// not wait for the feed's own round trips (open, announce, head)
+		// after the lookup's. A failure here is the first read's to report.
+		t.bgWG.Add(1)
+		go func() {
+			defer t.bgWG.Done()
+			t.contentOf(t.bg, trie)
+		}()
+	}
 	if opts.Version != 0 {
 		d = d.checkout(opts.Version)
 		d.owner = true
@@ -202,6 +222,15 @@ func (t *tree) openTrie(ctx context.Context, meta *hypercore.Feed, held bool) (*
 	id := hex.EncodeToString(meta.Key())
 	if err := t.refresh(ctx, meta); err != nil {
 		return nil, fmt.Errorf("updating drive %s: %w", id, err)
+	}
+	if n := meta.Length(); n > 1 && !meta.Writable() && !meta.Has(n-1) {
+		// The newest block is the trie's root, which every lookup reads
+		// first: it is fetched with the header rather than after it.
+		t.bgWG.Add(1)
+		go func() {
+			defer t.bgWG.Done()
+			meta.Prefetch(t.bg, n-1, n)
+		}()
 	}
 	var topts hypertrie.Options
 	if held {
@@ -264,15 +293,39 @@ func (t *tree) openMounted(ctx context.Context, key ed25519.PublicKey) (*hypertr
 }
 
 // contentOf returns the content feed of the drive whose metadata trie is
-// trie, opening it from the key in the trie's header on first use.
+// trie, opening it from the key in the trie's header on first use. Callers
+// that arrive while another opens it wait for that one.
 func (t *tree) contentOf(ctx context.Context, trie *hypertrie.Trie) (*content, error) {
 	id := hex.EncodeToString(trie.Key())
-	t.mu.Lock()
-	c, ok := t.contents[id]
-	t.mu.Unlock()
-	if ok {
-		return c, nil
+	for {
+		t.mu.Lock()
+		if c, ok := t.contents[id]; ok {
+			t.mu.Unlock()
+			return c, nil
+		}
+		wait, busy := t.opening[id]
+		if !busy {
+			done := make(chan struct{})
+			t.opening[id] = done
+			t.mu.Unlock()
+			c, err := t.openContent(ctx, trie, id)
+			t.mu.Lock()
+			delete(t.opening, id)
+			t.mu.Unlock()
+			close(done)
+			return c, err
+		}
+		t.mu.Unlock()
+		select {
+		case <-wait: // opened, or failed: then try ourselves
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+// openContent opens the content feed of contentOf.
+func (t *tree) openContent(ctx context.Context, trie *hypertrie.Trie, id string) (*content, error) {
 	if trie.Feed().Length() == 0 {
 		// No header to wait for: nobody sent the drive (or a restored
 		// drive has not learned its history yet).
@@ -309,11 +362,15 @@ func (t *tree) contentOf(ctx context.Context, trie *hypertrie.Trie) (*content, e
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.closed {
+		cf.Close()
+		return nil, errors.New("drive is closed")
+	}
 	if c, ok := t.contents[id]; ok { // opened meanwhile
 		t.opened = append(t.opened, cf) // released once more on Close
 		return c, nil
 	}
-	c = newContent(cf.Feed)
+	c := newContent(cf.Feed)
 	t.contents[id] = c
 	t.opened = append(t.opened, cf)
 	return c, nil
@@ -403,6 +460,8 @@ func (t *tree) flush() error {
 }
 
 func (t *tree) close() error {
+	t.stopBG()
+	t.bgWG.Wait()
 	first := t.flush()
 	t.mu.Lock()
 	if t.closed {

@@ -172,6 +172,7 @@ func read(dir, key string, peerAddrs []string, path string, ttfb bool, cacheMiB 
 		if err != nil {
 			return err
 		}
+		openedFile := time.Since(start)
 		var one [1]byte
 		_, err = f.Read(one[:])
 		secs := time.Since(start).Seconds()
@@ -179,7 +180,7 @@ func read(dir, key string, peerAddrs []string, path string, ttfb bool, cacheMiB 
 		if err != nil {
 			return err
 		}
-		emit(event{Event: events.Event{Event: "done"}, Seconds: secs, Open: opened.Seconds(), Bytes: 1, PeakRSS: peakRSS()})
+		emit(event{Event: events.Event{Event: "done"}, Seconds: secs, Open: opened.Seconds(), Lookup: (openedFile - opened).Seconds(), Bytes: 1, PeakRSS: peakRSS()})
 		return nil
 	}
 	st, err := os.Stat(file)
