@@ -201,6 +201,7 @@ func driver(cfg config) error {
 		}
 	}()
 
+	loadStart, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintln(os.Stderr, "writing the drive")
 	var ev event
 	if err := runOnce(&ev, exec.Command(b.exe, "-child", "setup", "-dir", b.storeDir(1), "-scale", fmt.Sprint(cfg.scale))); err != nil {
@@ -365,7 +366,7 @@ func driver(cfg config) error {
 		fmt.Println(n)
 	}
 	if out, err := os.ReadFile("/proc/loadavg"); err == nil {
-		fmt.Printf("load average at the end: %s", out)
+		fmt.Printf("load average at the start: %sload average at the end:   %s", loadStart, out)
 	}
 	return nil
 }

@@ -68,26 +68,32 @@ func TestRoundTripDelayed(t *testing.T) {
 	}
 }
 
-// Chunks sent one after another are in flight together: ten writes 10 ms
-// apart arrive about 25 ms after each was sent, not 25 ms after the one
-// before (a proxy that slept per read would take ten delays).
+// Chunks sent one after another are in flight together: each of ten
+// writes 10 ms apart comes back about two delays after it was sent, not
+// two delays after the one before (a proxy that slept after every read
+// would hold the last one ten times as long).
 func TestChunksPipelined(t *testing.T) {
-	const delay = 100 * time.Millisecond
-	c := proxy(t, echoServer(t), delay/2)
-	start := time.Now()
+	const delay = 50 * time.Millisecond
+	c := proxy(t, echoServer(t), delay)
+	sent := make(chan time.Time, 10)
 	go func() {
 		for range 10 {
+			sent <- time.Now()
 			c.Write([]byte("x"))
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	got := make([]byte, 10)
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatal(err)
+	var lags []time.Duration
+	for range 10 {
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatal(err)
+		}
+		lags = append(lags, time.Since(<-sent))
 	}
-	// Sequential delays would take 10 × 100 ms; pipelined, 90 ms + 100 ms.
-	if took := time.Since(start); took < delay || took > 5*delay {
-		t.Fatalf("ten chunks took %v; want between %v and %v", took, delay, 5*delay)
+	// Echoed, each byte passes the proxy twice: at least 2 × delay. Slept
+	// per read, the last would lag about 20 × delay − 90 ms.
+	if last := lags[len(lags)-1]; last < 2*delay || last > 8*delay {
+		t.Fatalf("lags %v; want the last between %v and %v", lags, 2*delay, 8*delay)
 	}
 }
 
