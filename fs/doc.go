@@ -48,9 +48,12 @@
 // writes can land anywhere and a multi-GB copy must not sit in memory. The
 // whole file is committed to the backend (Backend.WriteFile) on flush
 // (every close), fsync, and the last release; setattr, setxattr and rename
-// commit first, so the times and modes they set stick. A backend that
-// groups its writes (Flusher) is flushed on close, so close returns once
-// the data is appended and signed; fsync also syncs it (Syncer). A file that is unlinked while open is never committed.
+// commit first, so the times and modes they set stick. The commit of a
+// close runs in FLUSH, which close(2) waits for (the kernel sends RELEASE
+// later, without waiting): a backend that groups its writes (Flusher) is
+// flushed, and synced (Syncer) unless Options.NoSyncOnClose, so close
+// returns once the data is on stable storage; fsync syncs too. A file that
+// is unlinked while open is never committed.
 // Read-only backends, and Options.ReadOnly, refuse every change with EROFS
 // (the kernel mount is also "ro").
 //

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -61,11 +62,17 @@ func (d *Dir) Open(name string) (File, error) {
 			return nil, fmt.Errorf("locking %s: %w", p, err)
 		}
 	}
-	return &osFile{f: f}, nil
+	raw, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &osFile{f: f, raw: raw}, nil
 }
 
 type osFile struct {
 	f         *os.File
+	raw       syscall.RawConn // f's, for syncs that must hold its descriptor
 	closeOnce sync.Once
 	closeErr  error
 
@@ -166,7 +173,14 @@ func (o *osFile) Sync() error {
 		return nil
 	}
 	syncs.Add(1)
-	if err := fdatasync(int(o.f.Fd())); err != nil {
+	// Through the raw connection, which holds the descriptor open: a
+	// Close racing with the sync cannot hand its number to another file.
+	var err error
+	if cerr := o.raw.Control(func(fd uintptr) { err = fdatasync(int(fd)) }); cerr != nil {
+		o.dirty.Store(true)
+		return &os.PathError{Op: "fdatasync", Path: o.f.Name(), Err: os.ErrClosed}
+	}
+	if err != nil {
 		o.syncErr = &os.PathError{Op: "fdatasync", Path: o.f.Name(), Err: fmt.Errorf("%w (writes since the last good sync may be lost; reopen the feed)", err)}
 		return o.syncErr
 	}
@@ -177,7 +191,7 @@ func (o *osFile) Sync() error {
 // pages back (sync_file_range without waiting) if it has any.
 func (o *osFile) StartSync() {
 	if o.dirty.Load() {
-		unix.SyncFileRange(int(o.f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+		o.raw.Control(func(fd uintptr) { unix.SyncFileRange(int(fd), 0, 0, unix.SYNC_FILE_RANGE_WRITE) })
 	}
 }
 

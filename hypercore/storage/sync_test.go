@@ -2,6 +2,8 @@ package storage
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
@@ -99,5 +101,25 @@ func TestSyncFailureSticks(t *testing.T) {
 	f.WriteAt([]byte("y"), 1)
 	if err := f.Sync(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("sync after a failed one: %v, want the failure again", err)
+	}
+}
+
+// A Sync racing with Close syncs the file or fails with os.ErrClosed; it
+// never reaches a descriptor number Close gave back (which another file
+// could have taken).
+func TestSyncRacingClose(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 50 {
+		f, err := NewDir(filepath.Join(dir, fmt.Sprint(i))).Open("data")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt([]byte("x"), 0)
+		done := make(chan error)
+		go func() { done <- f.Sync() }()
+		f.Close()
+		if err := <-done; err != nil && !errors.Is(err, os.ErrClosed) {
+			t.Fatalf("sync racing close: %v", err)
+		}
 	}
 }
