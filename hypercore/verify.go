@@ -215,14 +215,35 @@ var verifyBufs = sync.Pool{New: func() any { return new([]byte) }}
 // checkBlock, which reports (and clears) it.
 func (f *Feed) verifyRun(start, end uint64) error {
 	n := end - start
-	recs := make([]byte, (2*n-1)*nodeRecordSize)
-	if err := readFull(f.treeFile, recs, nodeOffset(2*start)); err != nil {
-		return fmt.Errorf("blocks %d-%d: %w", start, end-1, err)
+	// A run inside one tree page (a small file's blocks) takes its leaves
+	// and offset from the page, through the cache; a longer one reads its
+	// leaves at once.
+	var page treePage
+	var recs []byte
+	if start/groupBlocks == (end-1)/groupBlocks {
+		if err := f.loadPage(&page, 2*start, false); err != nil {
+			return fmt.Errorf("blocks %d-%d: %w", start, end-1, err)
+		}
+		first := int((2*start)%treePageNodes) * nodeRecordSize
+		if last := first + int(2*n-1)*nodeRecordSize; last <= page.n {
+			recs = page.buf[first:last]
+		}
+	}
+	if recs == nil {
+		recs = make([]byte, (2*n-1)*nodeRecordSize)
+		if err := readFull(f.treeFile, recs, nodeOffset(2*start)); err != nil {
+			return fmt.Errorf("blocks %d-%d: %w", start, end-1, err)
+		}
 	}
 	offset, ok := f.seq.get(start)
 	if !ok {
 		var err error
-		if offset, err = f.offsetOf(start); err != nil {
+		if page.n > 0 {
+			offset, err = f.offsetIn(&page, start)
+		} else {
+			offset, err = f.offsetOf(start)
+		}
+		if err != nil {
 			return err
 		}
 	}

@@ -37,6 +37,16 @@ func (f *File) checkSplice(off, n int64) bool {
 		f.checked.Store(true)
 		return true
 	}
+	if f.stat.Blocks <= wholeFileBlocks {
+		// A small file is checked whole at its first read: cheaper than
+		// seeking its blocks in the feed's tree, which is what a read
+		// of a few blocks would otherwise cost most.
+		if f.feed.VerifyRange(first, end) != nil {
+			return false
+		}
+		f.checked.Store(true)
+		return true
+	}
 	abs := f.stat.ByteOffset + uint64(off)
 	i, _, err := f.feed.Seek(abs)
 	if err != nil {
@@ -56,6 +66,10 @@ func (f *File) checkSplice(off, n int64) bool {
 	}
 	return true
 }
+
+// wholeFileBlocks is the most blocks a file may have for checkSplice to
+// verify all of them at its first read.
+const wholeFileBlocks = 4
 
 // verifyAheadBlocks is how far past a read the blocks of a file are
 // verified in the background, so a sequential reader finds them checked
