@@ -27,7 +27,8 @@
 // The cache never shares memory with its callers: SetBlock copies the data
 // it is given (SetPage takes it over: the caller lets go of it), and
 // GetBlock, AppendBlock and ReadPage copy out. Callers may modify what
-// they get back. Nodes are plain values.
+// they get back, except ViewPage's bytes, which are the page itself.
+// Nodes are plain values.
 // Decoded values (SetDecoded) are shared, not copied: whoever stores one
 // must never modify it afterwards.
 //
@@ -290,6 +291,17 @@ func (c *Cache) ReadPage(feed, index uint64, off int, dst []byte) (n int, stamp 
 		n = copy(dst, e.block[off:])
 	}
 	return n, e.size, true
+}
+
+// ViewPage returns page index of feed itself, not a copy, and the stamp
+// SetPage was given: its bytes are read-only, as SetPage's caller gave
+// them up. ok is false on a miss.
+func (c *Cache) ViewPage(feed, index uint64) (data []byte, stamp uint64, ok bool) {
+	e, ok := c.get(key{feed: feed, index: index, kind: kindPage})
+	if !ok {
+		return nil, 0, false
+	}
+	return e.block, e.size, true
 }
 
 // DelPage drops page index of feed.

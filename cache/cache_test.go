@@ -548,6 +548,12 @@ func TestPages(t *testing.T) {
 	if _, _, ok := c.ReadPage(f, 4, 0, buf); ok {
 		t.Fatal("ReadPage of a page never set hit")
 	}
+	if v, stamp, ok := c.ViewPage(f, 3); !ok || stamp != 42 || string(v) != "0123456789" {
+		t.Fatalf("ViewPage: %q %d %v", v, stamp, ok)
+	}
+	if _, _, ok := c.ViewPage(f, 4); ok {
+		t.Fatal("ViewPage of a page never set hit")
+	}
 	if b, ok := c.GetBlock(f, 3); !ok || string(b) != "block" {
 		t.Fatalf("block 3 next to page 3: %q %v", b, ok)
 	}

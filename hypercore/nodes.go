@@ -84,32 +84,32 @@ func (f *Feed) readRecord(n uint64, rec []byte) error {
 	return nil
 }
 
-// treePage is a copy of one page of the tree file.
+// treePage is one page of the tree file: the cached bytes themselves, or
+// the bytes just read. Never modified.
 type treePage struct {
 	index uint64
-	n     int // bytes held: whole records only
-	buf   [treePageNodes * nodeRecordSize]byte
+	data  []byte // whole records only
 }
 
 // record returns node n's record if p holds it (a blank one if absent).
 func (p *treePage) record(n uint64) ([]byte, bool) {
 	off := int(n%treePageNodes) * nodeRecordSize
-	if n/treePageNodes != p.index || off+nodeRecordSize > p.n {
+	if n/treePageNodes != p.index || off+nodeRecordSize > len(p.data) {
 		return nil, false
 	}
-	return p.buf[off : off+nodeRecordSize], true
+	return p.data[off : off+nodeRecordSize], true
 }
 
 // loadPage fills p with the page of the tree file that holds node n,
 // from the cache (unless fresh) or the file, and caches what it reads.
 func (f *Feed) loadPage(p *treePage, n uint64, fresh bool) error {
 	page := n / treePageNodes
-	p.index, p.n = page, 0
+	p.index, p.data = page, nil
 	gen := &f.pageGens[page%pageGenSlots]
 	if f.cache != nil && !fresh {
-		got, stamp, ok := f.cache.ReadPage(f.cacheID, page, 0, p.buf[:])
+		data, stamp, ok := f.cache.ViewPage(f.cacheID, page)
 		if ok && stamp == gen.Load() {
-			p.n = got
+			p.data = data
 			return nil
 		}
 	}
@@ -121,10 +121,10 @@ func (f *Feed) loadPage(p *treePage, n uint64, fresh bool) error {
 		return fmt.Errorf("tree node %d: %s: reading %d bytes at offset %d: %w", n, f.treeFile.Name(), len(buf), at, err)
 	}
 	got -= got % nodeRecordSize // a record cut short by the file's end is left out
+	p.data = buf[:got:got]
 	if got > 0 && f.cache != nil {
-		f.cache.SetPage(f.cacheID, page, buf[:got:got], stamp)
+		f.cache.SetPage(f.cacheID, page, p.data, stamp)
 	}
-	p.n = copy(p.buf[:], buf[:got])
 	return nil
 }
 

@@ -225,8 +225,8 @@ func (f *Feed) verifyRun(start, end uint64) error {
 			return fmt.Errorf("blocks %d-%d: %w", start, end-1, err)
 		}
 		first := int((2*start)%treePageNodes) * nodeRecordSize
-		if last := first + int(2*n-1)*nodeRecordSize; last <= page.n {
-			recs = page.buf[first:last]
+		if last := first + int(2*n-1)*nodeRecordSize; last <= len(page.data) {
+			recs = page.data[first:last]
 		}
 	}
 	if recs == nil {
@@ -238,7 +238,7 @@ func (f *Feed) verifyRun(start, end uint64) error {
 	offset, ok := f.seq.get(start)
 	if !ok {
 		var err error
-		if page.n > 0 {
+		if len(page.data) > 0 {
 			offset, err = f.offsetIn(&page, start)
 		} else {
 			offset, err = f.offsetOf(start)
