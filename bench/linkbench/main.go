@@ -263,7 +263,7 @@ func driver(cfg config) error {
 	has := func(r string) bool { return slices.Contains(cfg.rows, r) }
 
 	if has("a") {
-		var tcp, hy, js, rss []float64
+		var tcp, hy, js, rss, hyCPU, jsCPU []float64
 		for run := range cfg.runs {
 			fmt.Fprintf(os.Stderr, "row a, run %d\n", run+1)
 			t, err := b.tcp([]int{1}, b.sizes.big)
@@ -277,14 +277,18 @@ func driver(cfg config) error {
 			}
 			hy = append(hy, mbit(h.bytes, h.seconds))
 			rss = append(rss, float64(h.peakRSS)/(1<<20))
+			hyCPU = append(hyCPU, h.readerCPU/(float64(h.bytes)/(1<<30)))
 			j, err := b.measure("js", []int{1}, 1, "/big", false)
 			if err != nil {
 				return fmt.Errorf("row a, JS: %w", err)
 			}
 			js = append(js, mbit(j.bytes, j.seconds))
+			jsCPU = append(jsCPU, j.readerCPU/(float64(j.bytes)/(1<<30)))
 		}
 		row("a", fmt.Sprintf("cold cat %d MiB, Mbit/s", b.sizes.big>>20), median(hy), median(js), median(tcp), true, "")
-		notes = append(notes, fmt.Sprintf("a: hyperfs reader peak RSS %.0f MiB", median(rss)))
+		row("a", "reader CPU s per GiB", median(hyCPU), median(jsCPU), 0, false, "")
+		notes = append(notes, fmt.Sprintf("a: hyperfs reader peak RSS %.0f MiB; runs (Mbit/s): hyperfs %s, JS %s, TCP %s",
+			median(rss), list(hy), list(js), list(tcp)))
 	}
 	if has("b") {
 		var hy, js, open, lookup []float64
@@ -301,6 +305,7 @@ func driver(cfg config) error {
 			}
 			js = append(js, j.readerSeconds*1000)
 		}
+		notes = append(notes, fmt.Sprintf("b: runs (ms): hyperfs %s, JS %s", list(hy), list(js)))
 		row("b", "first byte of a small file, ms", median(hy), median(js), float64(cfg.rtt.Milliseconds()), false, "")
 		notes = append(notes, fmt.Sprintf("b: hyperfs: %.0f ms to open the drive and mount, %.0f ms more to open the file, then the first read; link = one round trip",
 			median(open), median(lookup)))
@@ -338,8 +343,8 @@ func driver(cfg config) error {
 		}
 		row("c", fmt.Sprintf("3 seeders × %s, Mbit/s", third), median(hy), median(js), median(tcp), true, "")
 		nominal := float64(rateBits) / 1e6
-		notes = append(notes, fmt.Sprintf("c: of the %.0f Mbit/s the three links sum to: hyperfs %.2f, JS %.2f, TCP %.2f",
-			nominal, median(hy)/nominal, median(js)/nominal, median(tcp)/nominal))
+		notes = append(notes, fmt.Sprintf("c: of the %.0f Mbit/s the three links sum to: hyperfs %.2f, JS %.2f, TCP %.2f; runs (Mbit/s): hyperfs %s, JS %s, TCP %s",
+			nominal, median(hy)/nominal, median(js)/nominal, median(tcp)/nominal, list(hy), list(js), list(tcp)))
 	}
 	if has("d") {
 		var hy, js, hyCPU, jsCPU []float64
@@ -358,7 +363,8 @@ func driver(cfg config) error {
 		}
 		row("d", fmt.Sprintf("%d readers × %d MiB, Mbit/s", cfg.readers, b.sizes.mid>>20), median(hy), median(js), float64(rateBits)/1e6, true, "")
 		row("d", "seeder CPU s per GiB served", median(hyCPU), median(jsCPU), 0, false, "")
-		notes = append(notes, "d: the readers are hyperfs mounts in both; only the seeder differs; link = the nominal rate")
+		notes = append(notes, fmt.Sprintf("d: the readers are hyperfs mounts in both; only the seeder differs; link = the nominal rate; runs (Mbit/s): hyperfs seeder %s, JS seeder %s",
+			list(hy), list(js)))
 	}
 	tw.Flush()
 	fmt.Printf("\nlinks %s, round trip +%v (delay proxy), medians of %d runs\n", cfg.rate, cfg.rtt, cfg.runs)
@@ -385,6 +391,15 @@ func parseRate(s string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("-rate %q: want a number of kbit, mbit or gbit, e.g. 100mbit", s)
+}
+
+// list prints every run's figure.
+func list(xs []float64) string {
+	var parts []string
+	for _, x := range xs {
+		parts = append(parts, strconv.FormatFloat(x, 'f', 1, 64))
+	}
+	return strings.Join(parts, " ")
 }
 
 func median(xs []float64) float64 {
@@ -448,6 +463,7 @@ type outcome struct {
 	bytes         int64   // read by all readers
 	seederCPU     float64 // CPU seconds all seeders spent meanwhile
 	peakRSS       int64   // the largest reader's
+	readerCPU     float64 // CPU seconds all readers spent reading
 }
 
 // seeder starts a seeder of impl ("go" or "js") on seeder host i.
@@ -549,6 +565,7 @@ func (b *bench) measure(impl string, seeders []int, n int, path string, ttfb boo
 		o.open = max(o.open, ev.Open)
 		o.lookup = max(o.lookup, ev.Lookup)
 		o.peakRSS = max(o.peakRSS, ev.PeakRSS)
+		o.readerCPU += ev.CPU
 	}
 	o.seconds = time.Since(start).Seconds()
 	cpu1, err := seederCPU(seeds)

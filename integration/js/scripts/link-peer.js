@@ -17,7 +17,8 @@
 // metadata and the content feed are then known), prints {"event":"ready"},
 // waits for a "go" line and reads the whole file through createReadStream
 // (hyperdrive's read path, which downloads the file's range as it goes):
-// {"event":"done","seconds","bytes"}. With --ttfb it prints ready before
+// {"event":"done","seconds","bytes","cpu"} (cpu: seconds the read took of
+// this process's CPU). With --ttfb it prints ready before
 // connecting and, on "go", times everything from connecting to the first
 // byte of <path>.
 
@@ -103,6 +104,7 @@ async function read (key, addrs, path, ttfb) {
   emit({ event: 'ready' })
   if (await next() !== 'go') process.exit(0)
   t0 = process.hrtime.bigint()
+  const cpu0 = cpu()
   let bytes = 0
   await new Promise((resolve, reject) => {
     const rs = drive.createReadStream(path)
@@ -110,7 +112,7 @@ async function read (key, addrs, path, ttfb) {
     rs.on('end', resolve)
     rs.on('error', reject)
   })
-  emit({ event: 'done', seconds: Number(process.hrtime.bigint() - t0) / 1e9, bytes })
+  emit({ event: 'done', seconds: Number(process.hrtime.bigint() - t0) / 1e9, bytes, cpu: cpu() - cpu0 })
   process.exit(0)
 }
 
