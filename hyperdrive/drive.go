@@ -299,6 +299,11 @@ func (t *tree) contentOf(ctx context.Context, trie *hypertrie.Trie) (*content, e
 	id := hex.EncodeToString(trie.Key())
 	for {
 		t.mu.Lock()
+		if t.closed {
+			// Its feeds are closed, even one opened before Close.
+			t.mu.Unlock()
+			return nil, fmt.Errorf("content feed of drive %s: %w", id, hypercore.ErrClosed)
+		}
 		if c, ok := t.contents[id]; ok {
 			t.mu.Unlock()
 			return c, nil

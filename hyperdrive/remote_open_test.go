@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/hyperfs/hyperfs/corestore"
+	"github.com/hyperfs/hyperfs/hypercore"
 	"github.com/hyperfs/hyperfs/peers"
 )
 
@@ -100,5 +102,21 @@ func TestRemoteOpenCloseWhileStarting(t *testing.T) {
 	}
 	if _, err := d.Content(ctx); err == nil {
 		t.Fatal("content feed of a closed drive")
+	}
+}
+
+// A closed drive hands out no content feed, even one it had opened
+// before Close: its feeds are closed.
+func TestContentAfterClose(t *testing.T) {
+	d := newDrive(t)
+	ctx := context.Background()
+	if _, err := d.Content(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Content(ctx); !errors.Is(err, hypercore.ErrClosed) {
+		t.Fatalf("Content after Close: %v, want ErrClosed", err)
 	}
 }
