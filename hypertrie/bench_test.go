@@ -71,3 +71,27 @@ func BenchmarkList10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchKeys), "ns/key")
 }
+
+// BenchmarkDecodeNode decodes the stored nodes of a 10,000-key trie, as a
+// cold walk does.
+func BenchmarkDecodeNode(b *testing.B) {
+	tr := filledTrie(b)
+	ctx := context.Background()
+	blocks := make([][]byte, benchKeys)
+	for i := range blocks {
+		blk, err := tr.feed.Get(ctx, uint64(i+1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		blocks[i] = blk
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		for i, blk := range blocks {
+			if _, err := decodeNode(blk, uint64(i+1)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchKeys), "ns/node")
+}

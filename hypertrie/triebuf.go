@@ -117,6 +117,36 @@ func compactTrie(trie [][]uint64) sparseTrie {
 	return s
 }
 
+// countTrie returns the lengths decodeTrie's idx and seqs reach for the
+// buckets of buf (after its first varint) that a node of the given length
+// keeps; where buf is malformed it stops, and decodeTrie reports it.
+func countTrie(buf []byte, length int) (nIdx, nSeqs int) {
+	for len(buf) > 0 {
+		pos, n := binary.Uvarint(buf)
+		if n <= 0 {
+			return
+		}
+		buf = buf[n:]
+		mask, n := binary.Uvarint(buf)
+		if n <= 0 || mask>>maxSlots != 0 {
+			return
+		}
+		buf = buf[n:]
+		if pos < uint64(length) {
+			nIdx += 2
+			nSeqs += 64 - bits.LeadingZeros64(mask)
+		}
+		for m := mask; m != 0; m &= m - 1 {
+			_, n := binary.Uvarint(buf)
+			if n <= 0 {
+				return
+			}
+			buf = buf[n:]
+		}
+	}
+	return
+}
+
 // decodeTrie decodes a trie buffer for a node of the given path length.
 // Buckets at positions the node does not have are dropped (no walk reads
 // them); pointers must be below the node's own seq. A bucket given twice
@@ -136,6 +166,10 @@ func decodeTrie(buf []byte, length int, seq uint64) (sparseTrie, error) {
 	}
 	if _, err := next(); err != nil { // the positions declared: not needed
 		return s, err
+	}
+	// Sized first, so the slices are allocated once at their length.
+	if nIdx, nSeqs := countTrie(buf, length); nIdx > 0 {
+		s.idx, s.seqs = make([]uint32, 0, nIdx), make([]uint64, 0, nSeqs)
 	}
 	ordered := true
 	for len(buf) > 0 {
