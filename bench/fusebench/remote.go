@@ -23,7 +23,9 @@ import (
 
 // The remote rows: a drive served by another process over loopback TCP,
 // read cold through a mount, against the same bytes downloaded by the
-// replication layer alone (no FUSE, no files).
+// replication layer alone (no FUSE, no files). bench/linkbench has the
+// rows over slow links (100 Mbit/s, 50 ms round trips, several seeders,
+// several readers), against plain TCP and the JS reference.
 
 // serveInfo is what the serve step prints once it listens.
 type serveInfo struct {
