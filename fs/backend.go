@@ -110,6 +110,16 @@ type DirStream interface {
 	Next(ctx context.Context, n int) ([]DirEntry, error)
 }
 
+// Changer is implemented by Backends that can tell what changed between
+// versions: the mount then compares with the backend only the inodes on
+// the changed paths, not every inode the kernel holds.
+type Changer interface {
+	// Changed returns the paths added, changed or removed since version
+	// since, at most max of them; ok is false when there are more or it
+	// cannot tell.
+	Changed(ctx context.Context, since uint64, max int) (paths []string, ok bool, err error)
+}
+
 // Splicer is implemented by Files whose bytes may lie, unchanged and in
 // order, in an operating system file: SpliceRange returns its descriptor
 // and the offset of [off, off+n) in it, or ok false. The mount then lets the

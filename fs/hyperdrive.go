@@ -74,6 +74,11 @@ func (b *Drive) Readdir(ctx context.Context, p string) ([]DirEntry, error) {
 	return out, nil
 }
 
+// Changed implements Changer.
+func (b *Drive) Changed(ctx context.Context, since uint64, max int) ([]string, bool, error) {
+	return b.D.Changed(ctx, since, max)
+}
+
 // OpenDir implements DirLister.
 func (b *Drive) OpenDir(ctx context.Context, p string) (DirStream, error) {
 	r, err := b.D.OpenDir(ctx, p)

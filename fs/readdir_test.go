@@ -270,3 +270,46 @@ func TestInodeBytes(t *testing.T) {
 		t.Errorf("an inode costs %d bytes, the budget charges %d", per, hfs.InodeBytes)
 	}
 }
+
+// countingDrive counts the Lstats a mount asks its drive for.
+type countingDrive struct {
+	*hfs.Drive
+	lstats atomic.Int64
+}
+
+func (c *countingDrive) Lstat(ctx context.Context, p string) (*hfs.Attr, error) {
+	c.lstats.Add(1)
+	return c.Drive.Lstat(ctx, p)
+}
+
+// TestInvalidationFollowsTheChange changes one file of a drive behind the
+// mount's back while the kernel knows thousands of its files: the mount
+// compares only the changed path with the drive, not every inode.
+func TestInvalidationFollowsTheChange(t *testing.T) {
+	d := newDrive(t)
+	names := bigFolder(t, d, "big", 3000)
+	cd := &countingDrive{Drive: d}
+	mnt := testMount(t, cd, hfs.Options{})
+	for _, n := range names {
+		if _, err := os.Lstat(filepath.Join(mnt, "big", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cd.lstats.Store(0)
+	if err := d.D.Unlink(context.Background(), "/big/"+names[7]); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Lstat(filepath.Join(mnt, "big", names[7])); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the mount still shows a file removed from its drive")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := cd.lstats.Load(); n > 20 {
+		t.Errorf("one change cost %d Lstats with %d files known", n, len(names))
+	}
+}

@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +28,8 @@ func (n *node) watch() (stop func()) {
 	})
 	var wg sync.WaitGroup
 	wg.Add(1)
+	// seen is the version the kernel's view was last compared with.
+	seen := ms.backend.Version()
 	go func() {
 		defer wg.Done()
 		for {
@@ -42,9 +45,11 @@ func (n *node) watch() (stop func()) {
 			}
 			v := ms.backend.Version()
 			if v == ms.ownVersion.Load() {
+				seen = v
 				continue
 			}
-			n.invalidate(context.Background())
+			n.invalidateSince(context.Background(), seen)
+			seen = v
 			ms.ownVersion.Store(v)
 		}
 	}()
@@ -56,6 +61,71 @@ func (n *node) watch() (stop func()) {
 			wg.Wait()
 		})
 	}
+}
+
+// maxChanged is how many changed paths are compared one by one; past it
+// the whole tree the kernel knows is.
+const maxChanged = 4096
+
+// invalidateSince tells the kernel what changed since version since: only
+// the inodes on the changed paths are compared, when the backend can list
+// them (own changes come through here too when they race the watcher, so
+// the cost must follow the change, not the inodes the kernel holds).
+func (n *node) invalidateSince(ctx context.Context, since uint64) {
+	c, ok := n.ms.backend.(Changer)
+	if !ok {
+		n.invalidate(ctx)
+		return
+	}
+	paths, ok, err := c.Changed(ctx, since, maxChanged)
+	if err != nil || !ok {
+		n.invalidate(ctx)
+		return
+	}
+	root := n.EmbeddedInode()
+	checked := map[*fusefs.Inode]bool{}
+	for _, p := range paths {
+		in, dir := root, "/"
+		for rest := strings.TrimPrefix(p, "/"); rest != ""; {
+			var name string
+			name, rest, _ = strings.Cut(rest, "/")
+			child := in.GetChild(name)
+			if child == nil {
+				break // the kernel knows nothing here
+			}
+			if !checked[child] {
+				checked[child] = true
+				if !n.check(ctx, in, dir, name, child) {
+					break
+				}
+			}
+			in, dir = child, childPath(dir, name)
+		}
+	}
+	if a, err := n.ms.backend.Lstat(ctx, "/"); err == nil && n.update(a) {
+		root.NotifyContent(0, 0)
+	}
+}
+
+// check compares the kernel's child name of directory in (at path dir)
+// with the backend and tells the kernel what changed; false if the name
+// went away or changed type.
+func (n *node) check(ctx context.Context, in *fusefs.Inode, dir, name string, child *fusefs.Inode) bool {
+	cp := childPath(dir, name)
+	a, err := n.ms.backend.Lstat(ctx, cp)
+	if err != nil || fileType(a) != child.StableAttr().Mode {
+		if err == nil || toErrno(err) == syscall.ENOENT {
+			n.ms.inos.remove(cp)
+			in.NotifyEntry(name)
+			n.ms.log.Debug("entry changed", "path", cp, "ino", child.StableAttr().Ino)
+		}
+		return false
+	}
+	if child.Operations().(*node).update(a) {
+		child.NotifyContent(0, 0)
+		n.ms.log.Debug("content changed", "path", cp, "ino", child.StableAttr().Ino)
+	}
+	return true
 }
 
 // invalidate compares every inode the kernel knows with the backend and
@@ -75,21 +145,7 @@ func (n *node) invalidate(ctx context.Context) {
 		}
 		if in.IsDir() {
 			for name, child := range in.Children() {
-				cp := childPath(p, name)
-				a, err := n.ms.backend.Lstat(ctx, cp)
-				if err != nil || fileType(a) != child.StableAttr().Mode {
-					if err == nil || toErrno(err) == syscall.ENOENT {
-						n.ms.inos.remove(cp)
-						in.NotifyEntry(name)
-						n.ms.log.Debug("entry changed", "path", cp, "ino", child.StableAttr().Ino)
-					}
-					continue
-				}
-				if child.Operations().(*node).update(a) {
-					child.NotifyContent(0, 0)
-					n.ms.log.Debug("content changed", "path", cp, "ino", child.StableAttr().Ino)
-				}
-				if child.IsDir() {
+				if n.check(ctx, in, p, name, child) && child.IsDir() {
 					todo = append(todo, child)
 				}
 			}

@@ -367,3 +367,27 @@ func (d *Drive) ReaddirAll(ctx context.Context, p string) ([]DirEntry, error) {
 		out = append(out, DirEntry{Name: rel, Stat: st})
 	}
 }
+
+// Changed returns the paths of the entries added, changed or removed
+// since version since, in the drive's own trie (not in mounted drives),
+// at most max of them (ok false when there are more). The walk is
+// proportional to the change, not to the drive.
+func (d *Drive) Changed(ctx context.Context, since uint64, max int) (paths []string, ok bool, err error) {
+	if since == 0 || since > d.trie.Version() {
+		return nil, false, nil
+	}
+	it := d.trie.DiffIterate(d.trie.Checkout(since), "", hypertrie.DiffOptions{})
+	for {
+		c, err := it.Next(ctx)
+		if err != nil {
+			return nil, false, translate(err)
+		}
+		if c == nil {
+			return paths, true, nil
+		}
+		if len(paths) == max {
+			return nil, false, nil
+		}
+		paths = append(paths, fromKey(c.Key))
+	}
+}

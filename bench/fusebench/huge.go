@@ -143,6 +143,8 @@ func hugeStep(step, mnt string) error {
 		return shell("ls -f " + mnt + "/" + hugeDir(n) + " >/dev/null")
 	case "ls-l":
 		return shell("ls -l " + mnt + "/" + hugeDir(n) + " >/dev/null")
+	case "rm-huge":
+		return shell("rm -rf " + mnt + "/" + hugeDir(hugeN[0]))
 	}
 	return fmt.Errorf("unknown step %q", step)
 }

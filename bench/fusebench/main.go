@@ -77,13 +77,14 @@ func main() {
 	cacheMiB := flag.Int64("cache", 256, "cache budget of the drive in MiB")
 	peer := flag.String("peer", "", "address of the serving child, for -child cold-read and raw-replication")
 	key := flag.String("key", "", "drive key, for -child cold-read and raw-replication")
-	huge := flag.Bool("huge", false, "also run the huge-folder rows: ls -f of folders of 10k, 50k and 100k files, ls -l of the largest, mount time")
+	huge := flag.Bool("huge", false, "also run the huge-folder rows: ls -f of folders of 10k, 50k and 100k files, ls -l of the largest, mount time, rm -rf of the smallest with the kernel knowing few or all of the files")
 	flag.StringVar(&hugeCache, "huge-cache", "", "keep the huge-folder drive and folders in this directory and reuse them in later runs")
 	hugeFiles := flag.Int("huge-files", 0, "files in the largest huge folder (default 100k × scale), e.g. 1000000")
-	flag.StringVar(&casesFilter, "cases", "", "run only these cases, comma-separated: read, find, ls, cat-parallel, untar, cp, rm, git-clone, ls-f, ls-l, mount-huge, remote (default all)")
+	flag.StringVar(&casesFilter, "cases", "", "run only these cases, comma-separated: read, find, ls, cat-parallel, untar, cp, rm, git-clone, ls-f, ls-l, mount-huge, rm-huge, remote (default all)")
 	flag.IntVar(&runs, "runs", 1, "runs of every case on every backend, interleaved; the table shows medians")
 	load := flag.Int("load", 0, "CPU-bound background processes to run during every case (both file systems get the same load)")
 	flag.StringVar(&backendsFilter, "backends", "", "run only these backends, comma-separated: loopback, hyperdrive, hyperdrive-noverify, hyperdrive-nosync_close, memback, jsfuse (default all; loopback always runs, as the reference)")
+	flag.StringVar(&memPrefix, "memprofile", "", "write a heap profile of every Go backend's run, taken when the case ends and before the unmount, to this prefix (<prefix>-<case>-<backend>.heap)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of every Go backend's run to this prefix (<prefix>-<case>-<backend>.prof)")
 	flag.Parse()
 	hugeN = hugeFolders(*scale, *hugeFiles)
@@ -167,8 +168,9 @@ func selected(step string) bool {
 // runs is how often each case runs on each backend; loadN the -load.
 var runs, loadN int
 
-// profilePrefix, if set, is where children write CPU profiles.
-var profilePrefix string
+// profilePrefix and memPrefix, if set, are where children write CPU and
+// heap profiles.
+var profilePrefix, memPrefix string
 
 // memRoom is the heap allowed beyond the cache budget (app/storage.go).
 const memRoom = 48 << 20
@@ -190,7 +192,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	run := func(step, backend string) (result, error) {
 		r, err := spawn(self, "-child", step, "-backend", backend, "-dir", tmp,
 			"-scale", strconv.FormatFloat(float64(sz.file)/(256<<20), 'g', -1, 64),
-			"-cache", strconv.FormatInt(cacheMiB, 10), "-huge-files", strconv.Itoa(hugeFiles), "-cpuprofile", profilePrefix, "-huge-cache", hugeCache)
+			"-cache", strconv.FormatInt(cacheMiB, 10), "-huge-files", strconv.Itoa(hugeFiles), "-cpuprofile", profilePrefix, "-memprofile", memPrefix, "-huge-cache", hugeCache)
 		if err != nil {
 			return r, fmt.Errorf("%s on %s: %w", step, backend, err)
 		}
@@ -254,6 +256,12 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 			total += n
 		}
 		rows = append(rows, row{fmt.Sprintf("mount, drive of %d files", total), "mount-huge", perSec(1), "mounts/s"})
+		// The same removal with the kernel knowing few inodes and all
+		// of the drive's (as many as the cache budget lets hyperfs keep):
+		// a removal must not cost more when the kernel knows more.
+		rows = append(rows,
+			row{fmt.Sprintf("rm -rf, folder of %d", hugeN[0]), "rm-huge:cold", perSec(hugeN[0]), "files/s"},
+			row{fmt.Sprintf("rm -rf, folder of %d, %d known", hugeN[0], total), "rm-huge:known", perSec(hugeN[0]), "files/s"})
 	}
 	if casesFilter != "" {
 		keep := rows[:0]
@@ -511,6 +519,19 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 		if isHugeStep(step) {
 			local, store = hugeRoot(dir)+"/huge-local", hugeRoot(dir)+"/huge-store"
 		}
+		if strings.HasPrefix(step, "rm-huge:") {
+			// The removal works on copies: the drive's files, and the
+			// folder as hard links.
+			scratch, err := os.MkdirTemp(dir, "rm-huge-")
+			if err != nil {
+				return result{}, err
+			}
+			defer os.RemoveAll(scratch)
+			if err := shell(fmt.Sprintf("cp -a %s %s/store && cp -al %s %s/local", store, scratch, local, scratch)); err != nil {
+				return result{}, err
+			}
+			local, store = scratch+"/local", scratch+"/store"
+		}
 	}
 	mountStart := time.Now()
 	unmount, err := mount(backend, mnt, local, store, step, sz, cacheBytes)
@@ -531,6 +552,13 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 		res.PeakRSS = rss
 	}()
 
+	if step == "rm-huge:known" { // the kernel gets to know every file, not timed
+		for _, n := range hugeN {
+			if err := shell("ls -f " + mnt + "/" + hugeDir(n) + " >/dev/null"); err != nil {
+				return res, err
+			}
+		}
+	}
 	if step == "rm" { // the tree to remove, not timed
 		if err := shell("tar -xf " + dir + "/small.tar -C " + mnt); err != nil {
 			return res, err
@@ -547,6 +575,15 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 			return result{}, err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if memPrefix != "" && backend != "jsfuse" {
+		defer func() {
+			name := fmt.Sprintf("%s-%s-%s.heap", memPrefix, strings.ReplaceAll(step, ":", ""), backend)
+			if f, err := os.Create(name); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}()
 	}
 	start, cpu := time.Now(), cpuTime()
 	cpuSince := func() float64 {
@@ -600,7 +637,7 @@ func cpuTime() time.Duration {
 }
 
 func isHugeStep(step string) bool {
-	return step == "mount-huge" || strings.HasPrefix(step, "ls-f:") || strings.HasPrefix(step, "ls-l:")
+	return step == "mount-huge" || strings.HasPrefix(step, "ls-f:") || strings.HasPrefix(step, "ls-l:") || strings.HasPrefix(step, "rm-huge:")
 }
 
 func shell(script string) error {
