@@ -21,7 +21,8 @@
 // A Drive is safe for concurrent use. Writes of file content to one
 // content feed are serialized (a file's blocks must be contiguous): a
 // streaming Writer holds its content feed from its first full block until
-// Close, and small files take it only on Close.
+// Close, and small files (one block) take it only on Close, where those
+// written meanwhile share one append and one signature (batch.go).
 //
 // # Errors
 //
@@ -142,6 +143,9 @@ type tree struct {
 type content struct {
 	feed *hypercore.Feed
 	lock chan struct{} // one token: held while a file's blocks are appended
+
+	mu    sync.Mutex
+	batch *contentBatch // guarded by mu: small files waiting to be appended together (batch.go)
 }
 
 func newContent(f *hypercore.Feed) *content {

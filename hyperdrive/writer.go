@@ -155,7 +155,17 @@ func (w *Writer) Close() error {
 	if w.err != nil {
 		return w.err
 	}
-	if len(w.buf) > 0 || !w.locked {
+	if len(w.buf) > 0 && !w.locked {
+		// The whole file is one block: it shares an append with the
+		// small files written meanwhile.
+		off, byteOff, err := w.c.appendShared(w.ctx, w.buf)
+		if err != nil {
+			w.err = &PathError{Op: "write", Path: w.path, Err: err}
+			return w.err
+		}
+		w.st.Offset, w.st.ByteOffset = off, byteOff
+		w.size, w.blocks = uint64(len(w.buf)), 1
+	} else if len(w.buf) > 0 || !w.locked {
 		// Take the feed even with nothing to append: the Stat records where
 		// the feed ended.
 		var blocks [][]byte
@@ -218,6 +228,23 @@ func (d *Drive) writeFile(ctx context.Context, p string, data []byte, mode uint3
 	}
 	if set != nil {
 		set(w.st)
+	}
+	if len(data) <= WriteBlockSize {
+		// One block: shared with the small files written meanwhile.
+		if data == nil {
+			data = []byte{} // an empty file is one empty block
+		}
+		off, byteOff, err := w.c.appendShared(ctx, data)
+		if err != nil {
+			return err
+		}
+		w.done = true
+		w.st.Offset, w.st.ByteOffset = off, byteOff
+		w.st.Size, w.st.Blocks = uint64(len(data)), 1
+		if _, err := w.loc.Trie.Put(ctx, w.loc.Key, EncodeStat(w.st)); err != nil {
+			return translate(err)
+		}
+		return nil
 	}
 	if err := w.append(splitBlocks(data)...); err != nil {
 		w.Abort()

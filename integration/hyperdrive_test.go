@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -300,6 +301,53 @@ func TestDriveGoToJSGroupCommit(t *testing.T) {
 		t.Fatalf("JS opened %s version %d, Go wrote %s version %d", js.Key, js.Version, key, version)
 	}
 	compareWalks(t, "JS reading the grouped Go drive", want, js.Entries)
+}
+
+// TestDriveGoToJSSharedAppends has JS read a drive whose small files Go
+// wrote from many goroutines at once, so their content blocks went into
+// the content feed in shared appends (one signature for several files).
+func TestDriveGoToJSSharedAppends(t *testing.T) {
+	jsref.Require(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, d := openDriveStoreWith(t, dir, hyperdrive.Options{GroupCommit: hyperdrive.DefaultGroupCommit})
+	content, err := d.Content(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := content.Length()
+	var appends atomic.Int32
+	stop := content.Subscribe(func(e hypercore.Event) {
+		if e.Kind == hypercore.EventAppend {
+			appends.Add(1)
+		}
+	})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				p := fmt.Sprintf("/g%d/f%02d", g, i)
+				if err := d.WriteFile(ctx, p, []byte(strings.Repeat(p, i)), 0o644); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	stop()
+	t.Logf("%d files in %d content appends", content.Length()-start, appends.Load())
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := walkDrive(t, d)
+	key, version := hex.EncodeToString(d.Key()), d.Version()
+	closeDriveStore(t, s, d)
+	var js driveReport
+	jsref.RunJSON(t, &js, "drive-read", dir)
+	if js.Key != key || js.Version != version {
+		t.Fatalf("JS opened %s version %d, Go wrote %s version %d", js.Key, js.Version, key, version)
+	}
+	compareWalks(t, "JS reading small files Go wrote in parallel", want, js.Entries)
 }
 
 // TestDriveTakingTurns has JS and Go write the same storage folder in turn,
