@@ -8,8 +8,8 @@
 // Cases: a sequential read of a 256 MiB file (first read, then a re-read
 // from a fresh descriptor, which hyperfs serves from the page cache since a
 // version's content never changes), find and ls -lR over 10,000 files, and
-// an untar of 1,000 small files into the mount, cp -r, rm -rf and a git
-// clone of the same files; with -huge, folders of 10k to 100k (or -huge-files)
+// an untar of 1,000 small files into the mount, four such untars at once,
+// cp -r, rm -rf and a git clone of the same files; with -huge, folders of 10k to 100k (or -huge-files)
 // files and the mount of that drive; with -load N, N CPU-bound processes run
 // throughout, on both file systems alike; -cpuprofile writes pprof profiles. The loopback mount has FUSE
 // passthrough off, so its daemon serves every read, as hyperfs's does.
@@ -80,7 +80,7 @@ func main() {
 	huge := flag.Bool("huge", false, "also run the huge-folder rows: ls -f of folders of 10k, 50k and 100k files, ls -l of the largest, mount time, rm -rf of the smallest with the kernel knowing few or all of the files")
 	flag.StringVar(&hugeCache, "huge-cache", "", "keep the huge-folder drive and folders in this directory and reuse them in later runs")
 	hugeFiles := flag.Int("huge-files", 0, "files in the largest huge folder (default 100k × scale), e.g. 1000000")
-	flag.StringVar(&casesFilter, "cases", "", "run only these cases, comma-separated: read, find, ls, cat-parallel, untar, cp, rm, git-clone, ls-f, ls-l, mount-huge, rm-huge, remote (default all)")
+	flag.StringVar(&casesFilter, "cases", "", "run only these cases, comma-separated: read, find, ls, cat-parallel, untar, untar-parallel, cp, rm, git-clone, ls-f, ls-l, mount-huge, rm-huge, remote (default all)")
 	flag.IntVar(&runs, "runs", 1, "runs of every case on every backend, interleaved; the table shows medians")
 	load := flag.Int("load", 0, "CPU-bound background processes to run during every case (both file systems get the same load)")
 	flag.StringVar(&backendsFilter, "backends", "", "run only these backends, comma-separated: loopback, hyperdrive, hyperdrive-noverify, hyperdrive-nosync_close, memback, jsfuse (default all; loopback always runs, as the reference)")
@@ -206,7 +206,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 	if selected("find") || selected("ls") || selected("cat-parallel") {
 		setups = append(setups, "setup-tree")
 	}
-	if selected("untar") || selected("cp") || selected("rm") || selected("git-clone") {
+	if selected("untar") || selected("untar-parallel") || selected("cp") || selected("rm") || selected("git-clone") {
 		setups = append(setups, "setup-tar")
 	}
 	if huge {
@@ -241,6 +241,7 @@ func drive(sz sizeSet, cacheMiB int64, huge bool, hugeFiles int) error {
 		{fmt.Sprintf("ls -lR, %d files", sz.tree), "ls", perSec(sz.tree), "files/s"},
 		{fmt.Sprintf("cat, 100 parallel readers, %d files", sz.tree), "cat-parallel", perSec(sz.tree), "files/s"},
 		{fmt.Sprintf("untar %d files", sz.small), "untar", perSec(sz.small), "files/s"},
+		{fmt.Sprintf("4 untars at once, %d files", 4*sz.small), "untar-parallel", perSec(4 * sz.small), "files/s"},
 		{fmt.Sprintf("cp -r %d files", sz.small), "cp", perSec(sz.small), "files/s"},
 		{fmt.Sprintf("rm -rf %d files", sz.small), "rm", perSec(sz.small), "files/s"},
 		{fmt.Sprintf("git clone, %d files", sz.small), "git-clone", perSec(sz.small), "files/s"},
@@ -509,7 +510,7 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 		local, store = dir+"/read-local", dir+"/read-store"
 	case "find", "ls", "cat-parallel":
 		local, store = dir+"/tree-local", dir+"/tree-store"
-	case "untar", "cp", "rm", "git-clone":
+	case "untar", "untar-parallel", "cp", "rm", "git-clone":
 		local, err = os.MkdirTemp(dir, "untar-local-")
 		if err != nil {
 			return result{}, err
@@ -614,6 +615,8 @@ cd %[1]s/small-repo && git init -q && git add -A && git -c user.name=bench -c us
 		err = shell("cd " + mnt + " && find . -type f | xargs -P 100 -n 20 cat >/dev/null")
 	case "untar":
 		err = shell("tar -xf " + dir + "/small.tar -C " + mnt)
+	case "untar-parallel": // four writers at once: their commits and syncs can be shared
+		err = shell(fmt.Sprintf(`set -e; for i in 1 2 3 4; do mkdir %[2]s/p$i; tar -xf %[1]s/small.tar -C %[2]s/p$i & done; for j in 1 2 3 4; do wait -n; done`, dir, mnt))
 	case "cp":
 		err = shell("cp -r " + dir + "/small-local " + mnt + "/copy")
 	case "rm":
@@ -788,4 +791,6 @@ func (p plainFile) Setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.At
 }
 
 // writeStep reports whether a case writes through the mount.
-func writeStep(step string) bool { return step == "untar" || step == "cp" || step == "git-clone" }
+func writeStep(step string) bool {
+	return step == "untar" || step == "untar-parallel" || step == "cp" || step == "git-clone"
+}
