@@ -131,12 +131,16 @@ func (r *DirReader) next(ctx context.Context) (*DirEntry, error) {
 		} else {
 			// The trie gave a node below the child: the child is a
 			// directory whose own entry, if it has one, is elsewhere.
-			// Its attributes are never its first child's.
-			f, err := d.lstat(ctx, path.Join(r.path, name))
+			// Its attributes are never its first child's. With no entry
+			// it is implicit (lstat's implicitDir, without looking for
+			// the children this node already is).
+			f, err := d.get(ctx, path.Join(r.path, name))
 			if err != nil {
 				return nil, err
 			}
-			st = f.stat
+			if st = f.stat; st == nil {
+				st = newStat(ModeDir, 0, d.created)
+			}
 		}
 		return &DirEntry{Name: name, Stat: st}, nil
 	}
