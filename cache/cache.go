@@ -169,13 +169,13 @@ func (c *Cache) MaxBytes() int64 {
 // Reserve takes delta bytes of the budget for memory held outside the
 // cache (the inodes a mount's kernel holds), so the cache keeps that much
 // less, or gives them back when delta is negative. The cache keeps at
-// least half the budget.
+// least a quarter of the budget.
 func (c *Cache) Reserve(delta int64) {
 	if c == nil {
 		return
 	}
 	r := c.reserved.Add(delta)
-	c.rc.UpdateMaxCost(max(c.maxBytes-r, c.maxBytes/2))
+	c.rc.UpdateMaxCost(max(c.maxBytes-r, c.maxBytes/4))
 }
 
 // NewFeedID returns an id no other feed of this cache has or will get. It

@@ -570,7 +570,8 @@ func TestPages(t *testing.T) {
 }
 
 // TestReserve checks that memory reserved outside the cache shrinks what
-// the cache keeps, down to half its budget, and comes back when returned.
+// the cache keeps, down to a quarter of its budget, and comes back when
+// returned.
 func TestReserve(t *testing.T) {
 	c, err := New(Options{MaxBytes: 1 << 20})
 	if err != nil {
@@ -585,8 +586,8 @@ func TestReserve(t *testing.T) {
 		t.Errorf("budget with 256 KiB reserved: %d", m)
 	}
 	c.Reserve(1 << 20)
-	if m := c.Metrics().MaxCost; m != 512<<10 {
-		t.Errorf("budget with more than half reserved: %d", m)
+	if m := c.Metrics().MaxCost; m != 256<<10 {
+		t.Errorf("budget with more than three quarters reserved: %d", m)
 	}
 	c.Reserve(-(1<<20 + 256<<10))
 	if m := c.Metrics().MaxCost; m != 1<<20 {

@@ -23,7 +23,7 @@
 // number is its hash unless that is taken, so the table holds only what
 // the kernel knows and what was renamed. With Options.Memory the inodes
 // the kernel holds count against the cache's budget (inodes.go): past
-// half of it, listings give names without attributes and the kernel is
+// three eighths of it, listings give names without attributes and the kernel is
 // asked to forget the oldest inodes it does not use. Nested mounts
 // are shown as directories. Entries that store no owner (uid and gid 0)
 // belong to the mounting user.

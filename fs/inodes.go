@@ -9,9 +9,11 @@ import (
 )
 
 // Memory is a memory budget the mount shares with its backend's cache
-// (*cache.Cache implements it). The mount charges the inodes the kernel
-// holds to it, and keeps them to half of it: a listing or a walk of any
-// size then stays within the one budget.
+// (*cache.Cache implements it). The mount takes a quarter of it as the
+// heap's working room (requests in flight, and room for the collector: a
+// heap kept full to its limit collects without pause), and charges the
+// inodes the kernel holds to it, up to three eighths: a listing or a walk
+// of any size then stays within the one budget.
 type Memory interface {
 	// MaxBytes is the whole budget.
 	MaxBytes() int64
@@ -33,6 +35,7 @@ const reserveStep = 256
 // asks the kernel to forget the oldest ones it does not use.
 type inodeBudget struct {
 	mem  Memory // nil: no budget
+	room int64  // working room taken from mem
 	max  int64  // inodes allowed
 	live atomic.Int64
 
@@ -51,7 +54,9 @@ func (b *inodeBudget) init(mem Memory) {
 	if mem == nil {
 		return
 	}
-	b.max = max(mem.MaxBytes()/2/inodeBytes, 1024)
+	b.room = mem.MaxBytes() / 4
+	mem.Reserve(b.room)
+	b.max = max(mem.MaxBytes()*3/8/inodeBytes, 1024)
 	b.kick = make(chan struct{}, 1)
 	b.done = make(chan struct{})
 	b.prune = pruneNodes
@@ -67,7 +72,7 @@ func (b *inodeBudget) stop() {
 	close(b.done)
 	b.wg.Wait()
 	b.mu.Lock()
-	b.mem.Reserve(-b.reserved * inodeBytes)
+	b.mem.Reserve(-b.reserved*inodeBytes - b.room)
 	b.reserved = 0
 	b.mu.Unlock()
 }

@@ -66,7 +66,8 @@ type Options struct {
 	Debug bool
 	// Memory, if set, is the memory budget the mount shares with the
 	// backend's cache (the *cache.Cache of its storage): the inodes the
-	// kernel holds are charged to it and kept to half of it (see Memory).
+	// kernel holds are charged to it and kept to three eighths of it (see
+	// Memory).
 	Memory Memory
 	// Logger receives warnings (failed proofs, failed commits) and, at
 	// debug level, other events. Default slog.Default().

@@ -195,7 +195,7 @@ func (b *budget) Reserve(delta int64) { b.reserved.Add(delta) }
 func TestInodeBudget(t *testing.T) {
 	d := newDrive(t)
 	names := bigFolder(t, d, "big", 6000)
-	mem := &budget{max: 2 * 2048 * hfs.InodeBytes} // 2048 inodes
+	mem := &budget{max: 8 * 2048 * hfs.InodeBytes / 3} // 2048 inodes
 	mnt := testMount(t, d, hfs.Options{Memory: mem})
 	got, err := os.ReadDir(filepath.Join(mnt, "big"))
 	if err != nil {
@@ -211,13 +211,14 @@ func TestInodeBudget(t *testing.T) {
 	}
 	// The charge is given in steps, and evictions finish in the
 	// background: wait for them.
-	limit := int64(2048+2*256) * hfs.InodeBytes
+	room := mem.max / 4
+	limit := int64(2048+2*256)*hfs.InodeBytes + room
 	deadline := time.Now().Add(10 * time.Second)
 	for mem.reserved.Load() > limit && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if r := mem.reserved.Load(); r > limit || r <= 0 {
-		t.Errorf("%d bytes of inodes charged, budget %d", r, mem.max/2)
+	if r := mem.reserved.Load(); r > limit || r <= room {
+		t.Errorf("%d bytes charged (%d of them working room), budget %d", r, room, mem.max)
 	}
 	// Files still stat after their inodes were forgotten, with the
 	// same numbers as their names were listed with.
