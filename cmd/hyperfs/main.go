@@ -156,7 +156,7 @@ or dat://…, or by a storage folder (a corestore, or hyperdrive-daemon's
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return &usageError{Msg: err.Error()} })
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.storage, "storage", app.DefaultStorage(), "storage `folder` (a corestore, readable by the JS stack; or hyperdrive-daemon's ~/.hyperdrive)")
-	pf.Int64Var(&c.cacheMiB, "cache-size", app.DefaultCacheMiB, "`MiB` of memory for cached tree nodes and blocks")
+	pf.Int64Var(&c.cacheMiB, "cache-size", app.DefaultCacheMiB, "`MiB` of memory for cached tree nodes and blocks, and for a mount's inodes and working room")
 	pf.BoolVar(&c.noVerify, "no-verify-reads", false, "trust the disk: do not check blocks read back against their feed's signed tree")
 	pf.CountVarP(&c.verbose, "verbose", "v", "log more (-v info, -vv debug)")
 	pf.BoolVarP(&c.quiet, "quiet", "q", false, "log only errors and show no progress")
