@@ -672,7 +672,18 @@ func mount(backend, mnt, local, store, step string, sz sizeSet, cacheBytes int64
 		return nil, err
 	}
 	return func() (int64, error) {
-		server.Unmount()
+		// The kernel may hold the mount busy for a while after a case
+		// (a million inodes to forget): retry, or Wait would hang.
+		var err error
+		for range 100 {
+			if err = server.Unmount(); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("unmount %s: %w", mnt, err)
+		}
 		server.Wait()
 		cleanup()
 		return 0, nil
