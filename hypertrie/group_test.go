@@ -110,7 +110,8 @@ func TestGroupCommitWritesTheSameFeed(t *testing.T) {
 // themselves once the delay passes, in one append.
 func TestGroupCommitTimer(t *testing.T) {
 	ctx := context.Background()
-	tr, feed := newMemTrie(t, Options{GroupCommit: 20 * time.Millisecond})
+	// Long enough that the 20 puts are pending together on a busy machine.
+	tr, feed := newMemTrie(t, Options{GroupCommit: 300 * time.Millisecond})
 	appends := 0
 	var mu sync.Mutex
 	defer feed.Subscribe(func(ev hypercore.Event) {
@@ -123,9 +124,16 @@ func TestGroupCommitTimer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for deadline := time.Now().Add(5 * time.Second); feed.Length() != 21; {
+	// A feed tells its listeners after the append, so the length can be
+	// seen before the event is: wait for both.
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return appends
+	}
+	for deadline := time.Now().Add(5 * time.Second); feed.Length() != 21 || count() == 0; {
 		if time.Now().After(deadline) {
-			t.Fatalf("feed has %d blocks after the delay, want 21", feed.Length())
+			t.Fatalf("feed has %d blocks after the delay (%d appends), want 21", feed.Length(), count())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
