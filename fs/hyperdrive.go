@@ -67,11 +67,7 @@ func (b *Drive) Readdir(ctx context.Context, p string) ([]DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]DirEntry, len(ents))
-	for i, e := range ents {
-		out[i] = DirEntry{Name: e.Name, Attr: *attrOf(e.Stat)}
-	}
-	return out, nil
+	return dirEntries(ents), nil
 }
 
 // Changed implements Changer.
@@ -96,11 +92,7 @@ func (d driveDir) Next(ctx context.Context, n int) ([]DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]DirEntry, len(ents))
-	for i, e := range ents {
-		out[i] = DirEntry{Name: e.Name, Attr: *attrOf(e.Stat)}
-	}
-	return out, nil
+	return dirEntries(ents), nil
 }
 
 // OpenFile implements Backend; a *hyperdrive.File reads with a context.
@@ -239,3 +231,12 @@ func (b *Drive) Version() uint64 { return b.D.Version() }
 
 // Watch implements Backend.
 func (b *Drive) Watch(prefix string, fn func()) (stop func()) { return b.D.Watch(prefix, fn) }
+
+// dirEntries converts a drive's listing to the backend's.
+func dirEntries(ents []hyperdrive.DirEntry) []DirEntry {
+	out := make([]DirEntry, len(ents))
+	for i, e := range ents {
+		out[i] = DirEntry{Name: e.Name, Attr: *attrOf(e.Stat)}
+	}
+	return out
+}

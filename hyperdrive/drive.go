@@ -236,6 +236,19 @@ func (t *tree) openTrie(ctx context.Context, meta *hypercore.Feed, held bool) (*
 			meta.Prefetch(t.bg, n-1, n)
 		}()
 	}
+	trie, err := t.newTrie(ctx, meta, id, held)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.tries[id] = trie
+	t.mu.Unlock()
+	return trie, nil
+}
+
+// newTrie makes the trie of openTrie: over a guard that hides a held
+// feed's writes, or initializing an empty writable feed.
+func (t *tree) newTrie(ctx context.Context, meta *hypercore.Feed, id string, held bool) (*hypertrie.Trie, error) {
 	var topts hypertrie.Options
 	if held {
 		g := &initGuard{Feed: meta}
@@ -245,9 +258,6 @@ func (t *tree) openTrie(ctx context.Context, meta *hypercore.Feed, held bool) (*
 		if err != nil {
 			return nil, fmt.Errorf("opening drive %s: %w", id, err)
 		}
-		t.mu.Lock()
-		t.tries[id] = trie
-		t.mu.Unlock()
 		return trie, nil
 	}
 	if meta.Writable() && meta.Length() == 0 {
@@ -268,9 +278,6 @@ func (t *tree) openTrie(ctx context.Context, meta *hypercore.Feed, held bool) (*
 	if err != nil {
 		return nil, fmt.Errorf("opening drive %s: %w", id, err)
 	}
-	t.mu.Lock()
-	t.tries[id] = trie
-	t.mu.Unlock()
 	return trie, nil
 }
 

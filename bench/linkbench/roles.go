@@ -8,14 +8,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/hyperfs/hyperfs/app"
 	"github.com/hyperfs/hyperfs/bench/internal/events"
-	"github.com/hyperfs/hyperfs/cache"
-	"github.com/hyperfs/hyperfs/corestore"
 	hfs "github.com/hyperfs/hyperfs/fs"
 	"github.com/hyperfs/hyperfs/hyperdrive"
 	"github.com/hyperfs/hyperfs/internal/delayproxy"
@@ -27,17 +24,12 @@ import (
 func setup(dir string, scale float64) error {
 	sz := fileSizes(scale)
 	ctx := context.Background()
-	ch, err := cache.New(cache.Options{MaxBytes: 64 << 20})
+	st, err := app.OpenStorage(dir, 64, false)
 	if err != nil {
 		return err
 	}
-	defer ch.Close()
-	store, err := corestore.Open(dir, corestore.Options{Cache: ch})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	d, err := hyperdrive.Open(ctx, store, hyperdrive.Options{})
+	defer st.Close()
+	d, err := hyperdrive.Open(ctx, st.Store, hyperdrive.Options{})
 	if err != nil {
 		return err
 	}
@@ -89,19 +81,14 @@ func runProxy(forward string, delay time.Duration) error {
 
 // seed serves the drive of the store at dir on port, as hyperfs serve does.
 func seed(dir string, port int, cacheMiB int64) error {
-	debug.SetMemoryLimit(cacheMiB<<20 + 64<<20)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch, err := cache.New(cache.Options{MaxBytes: cacheMiB << 20})
+	st, err := app.OpenStorage(dir, cacheMiB, false) // as hyperfs serve opens it, memory limit too
 	if err != nil {
 		return err
 	}
-	defer ch.Close()
-	store, err := corestore.Open(dir, corestore.Options{Cache: ch})
-	if err != nil {
-		return err
-	}
-	defer store.Close()
+	defer st.Close()
+	store := st.Store
 	d, err := hyperdrive.Open(ctx, store, hyperdrive.Options{})
 	if err != nil {
 		return err

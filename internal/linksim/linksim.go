@@ -11,11 +11,10 @@
 package linksim
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os/exec"
-	"strings"
+
+	"github.com/hyperfs/hyperfs/internal/netns"
 )
 
 // Host is one namespace at the end of a link.
@@ -30,7 +29,7 @@ type Host struct {
 type Net struct {
 	Hub   string
 	Hosts []Host
-	all   []string
+	set   *netns.Set
 }
 
 // Tools returns an error naming what is missing to build a Net.
@@ -51,60 +50,38 @@ func New(n int) (net *Net, err error) {
 	if n < 1 || n > 250 {
 		return nil, fmt.Errorf("linksim: %d hosts: want 1 to 250", n)
 	}
-	var r [3]byte
-	rand.Read(r[:])
-	tag := hex.EncodeToString(r[:])
-	y := 200 + int(r[0])%50 // natsim uses 10.100-199
-	net = &Net{Hub: "hfl-hub-" + tag}
+	set := netns.New()
+	y := set.Pick(200, 50) // natsim uses 10.100-199
+	net = &Net{Hub: "hfl-hub-" + set.Tag, set: set}
 	defer func() {
 		if err != nil {
 			net.Close()
 			net = nil
 		}
 	}()
-	if err := net.addNS(net.Hub); err != nil {
+	if err := set.Add(net.Hub); err != nil {
 		return nil, err
 	}
 	for i := 1; i <= n; i++ {
-		h := Host{NS: fmt.Sprintf("hfl-h%d-%s", i, tag), IP: fmt.Sprintf("10.%d.%d.2", y, i),
+		h := Host{NS: fmt.Sprintf("hfl-h%d-%s", i, set.Tag), IP: fmt.Sprintf("10.%d.%d.2", y, i),
 			HubIP: fmt.Sprintf("10.%d.%d.1", y, i), dev: fmt.Sprintf("l%d", i)}
-		if err := net.addNS(h.NS); err != nil {
+		if err := set.Add(h.NS); err != nil {
 			return nil, err
 		}
-		tmpA, tmpB := fmt.Sprintf("hl%s%da", tag, i), fmt.Sprintf("hl%s%db", tag, i)
+		if err := set.Link(net.Hub, h.dev, h.NS, "eth0"); err != nil {
+			return nil, err
+		}
 		for _, args := range [][]string{
-			{"ip", "link", "add", tmpA, "type", "veth", "peer", "name", tmpB},
-			{"ip", "link", "set", tmpA, "netns", net.Hub},
-			{"ip", "link", "set", tmpB, "netns", h.NS},
-			{"ip", "-n", net.Hub, "link", "set", tmpA, "name", h.dev},
-			{"ip", "-n", h.NS, "link", "set", tmpB, "name", "eth0"},
 			{"ip", "-n", net.Hub, "addr", "add", h.HubIP + "/24", "dev", h.dev},
 			{"ip", "-n", h.NS, "addr", "add", h.IP + "/24", "dev", "eth0"},
-			{"ip", "-n", net.Hub, "link", "set", h.dev, "up"},
-			{"ip", "-n", h.NS, "link", "set", "eth0", "up"},
 		} {
-			if err := run(args...); err != nil {
+			if err := netns.Run(args...); err != nil {
 				return nil, err
 			}
 		}
 		net.Hosts = append(net.Hosts, h)
 	}
 	return net, nil
-}
-
-func (n *Net) addNS(name string) error {
-	if err := run("ip", "netns", "add", name); err != nil {
-		return err
-	}
-	n.all = append(n.all, name)
-	return run("ip", "-n", name, "link", "set", "lo", "up")
-}
-
-func run(args ...string) error {
-	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		return fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
 }
 
 // Shape limits host i's link (0-based) to rate (a tc rate, "100mbit") in
@@ -114,7 +91,7 @@ func run(args ...string) error {
 func (n *Net) Shape(i int, rate string) error {
 	h := n.Hosts[i]
 	for _, end := range [][2]string{{n.Hub, h.dev}, {h.NS, "eth0"}} {
-		if err := run("ip", "netns", "exec", end[0], "tc", "qdisc", "replace", "dev", end[1], "root",
+		if err := netns.Run("ip", "netns", "exec", end[0], "tc", "qdisc", "replace", "dev", end[1], "root",
 			"tbf", "rate", rate, "burst", "128kb", "latency", "100ms"); err != nil {
 			return err
 		}
@@ -123,14 +100,7 @@ func (n *Net) Shape(i int, rate string) error {
 }
 
 // Command returns a command that runs argv in namespace ns.
-func (n *Net) Command(ns string, argv ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
-}
+func (n *Net) Command(ns string, argv ...string) *exec.Cmd { return netns.Command(ns, argv...) }
 
 // Close deletes the namespaces, and with them the links.
-func (n *Net) Close() {
-	for _, name := range n.all {
-		exec.Command("ip", "netns", "del", name).Run()
-	}
-	n.all = nil
-}
+func (n *Net) Close() { n.set.Close() }

@@ -17,11 +17,10 @@
 package natsim
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os/exec"
-	"strings"
+
+	"github.com/hyperfs/hyperfs/internal/netns"
 )
 
 // Kind is the routers' kind of NAT.
@@ -44,7 +43,8 @@ type Net struct {
 	PubIP       string // the public namespace's address on the bridge
 	RouterA     string // router A's public address (B's is .3)
 	RouterB     string
-	all         []string
+	routers     [2]string // router namespaces
+	set         *netns.Set
 }
 
 // Tools returns an error naming what is missing to build a Net.
@@ -62,47 +62,36 @@ func New(kind Kind) (n *Net, err error) {
 	if err := Tools(); err != nil {
 		return nil, err
 	}
-	var r [3]byte
-	rand.Read(r[:])
-	tag := hex.EncodeToString(r[:])
-	x := 100 + int(r[0])%100
-	ns := func(s string) string { return "hfs-" + s + "-" + tag }
+	set := netns.New()
+	x := set.Pick(100, 100)
+	ns := func(s string) string { return "hfs-" + s + "-" + set.Tag }
+	rA, rB := ns("ra"), ns("rb")
 	n = &Net{Pub: ns("pub"), HA: ns("ha"), HB: ns("hb"), PubIP: fmt.Sprintf("10.%d.0.1", x),
-		RouterA: fmt.Sprintf("10.%d.0.2", x), RouterB: fmt.Sprintf("10.%d.0.3", x)}
+		RouterA: fmt.Sprintf("10.%d.0.2", x), RouterB: fmt.Sprintf("10.%d.0.3", x), routers: [2]string{rA, rB}, set: set}
 	defer func() {
 		if err != nil {
 			n.Close()
 		}
 	}()
+	// Each step runs only while all before it succeeded.
 	run := func(args ...string) {
-		if err != nil {
-			return
-		}
-		if out, e := exec.Command(args[0], args[1:]...).CombinedOutput(); e != nil {
-			err = fmt.Errorf("%s: %v: %s", strings.Join(args, " "), e, out)
+		if err == nil {
+			err = netns.Run(args...)
 		}
 	}
 	in := func(ns string, args ...string) { run(append([]string{"ip", "netns", "exec", ns}, args...)...) }
-	rA, rB := ns("ra"), ns("rb")
 	for _, name := range []string{n.Pub, rA, rB, n.HA, n.HB} {
-		run("ip", "netns", "add", name)
 		if err == nil {
-			n.all = append(n.all, name)
+			err = set.Add(name)
 		}
-		run("ip", "-n", name, "link", "set", "lo", "up")
 	}
 	run("ip", "-n", n.Pub, "link", "add", "br0", "type", "bridge")
 	run("ip", "-n", n.Pub, "addr", "add", n.PubIP+"/24", "dev", "br0")
 	run("ip", "-n", n.Pub, "link", "set", "br0", "up")
 	link := func(a, aDev, b, bDev string) {
-		tmpA, tmpB := "hv"+tag+aDev, "hv"+tag+bDev
-		run("ip", "link", "add", tmpA, "type", "veth", "peer", "name", tmpB)
-		run("ip", "link", "set", tmpA, "netns", a)
-		run("ip", "link", "set", tmpB, "netns", b)
-		run("ip", "-n", a, "link", "set", tmpA, "name", aDev)
-		run("ip", "-n", b, "link", "set", tmpB, "name", bDev)
-		run("ip", "-n", a, "link", "set", aDev, "up")
-		run("ip", "-n", b, "link", "set", bDev, "up")
+		if err == nil {
+			err = set.Link(a, aDev, b, bDev)
+		}
 	}
 	for i, r := range []struct{ router, host string }{{rA, n.HA}, {rB, n.HB}} {
 		wanIP := fmt.Sprintf("10.%d.0.%d", x, i+2)
@@ -149,7 +138,7 @@ func (n *Net) Shape(rate string) error {
 			return fmt.Errorf("tc on %s: %v: %s", dev, err, out)
 		}
 	}
-	for _, r := range n.all[1:3] {
+	for _, r := range n.routers {
 		if out, err := exec.Command("ip", "netns", "exec", r, "tc", "qdisc", "add", "dev", "wan", "root", "tbf", "rate", rate, "burst", "64kb", "latency", "200ms").CombinedOutput(); err != nil {
 			return fmt.Errorf("tc on %s wan: %v: %s", r, err, out)
 		}
@@ -158,14 +147,7 @@ func (n *Net) Shape(rate string) error {
 }
 
 // Command returns a command that runs argv in namespace ns.
-func (n *Net) Command(ns string, argv ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
-}
+func (n *Net) Command(ns string, argv ...string) *exec.Cmd { return netns.Command(ns, argv...) }
 
 // Close deletes the namespaces (and with them the links).
-func (n *Net) Close() {
-	for _, name := range n.all {
-		exec.Command("ip", "netns", "del", name).Run()
-	}
-	n.all = nil
-}
+func (n *Net) Close() { n.set.Close() }
