@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/hyperfs/hyperfs/corestore"
 	"github.com/hyperfs/hyperfs/hypercore/storage"
 )
 
@@ -15,16 +14,7 @@ import (
 // the drive: write it, set its mode and times (as tar does), then Sync.
 func BenchmarkSmallFileSync(b *testing.B) {
 	ctx := context.Background()
-	s, err := corestore.Open(b.TempDir(), corestore.Options{MasterKey: seed(0x42)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	d, err := Open(ctx, s, Options{GroupCommit: DefaultGroupCommit})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
+	d := openDrive(b, newStore(b), Options{GroupCommit: DefaultGroupCommit})
 	body := make([]byte, 2048)
 	mode := uint32(0o644)
 	b.ResetTimer()
@@ -50,16 +40,7 @@ func BenchmarkSmallFileSync(b *testing.B) {
 // and eight.
 func BenchmarkSmallFileSyncParallel(b *testing.B) {
 	ctx := context.Background()
-	s, err := corestore.Open(b.TempDir(), corestore.Options{MasterKey: seed(0x42)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	d, err := Open(ctx, s, Options{GroupCommit: DefaultGroupCommit})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
+	d := openDrive(b, newStore(b), Options{GroupCommit: DefaultGroupCommit})
 	content, err := d.Content(ctx)
 	if err != nil {
 		b.Fatal(err)

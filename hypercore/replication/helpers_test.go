@@ -119,6 +119,12 @@ func pair(t testing.TB, tcp bool, a, b Config) (*Stream, *Stream) {
 	} else {
 		ca, cb = net.Pipe()
 	}
+	return connect(t, ca, cb, a, b)
+}
+
+// connect runs the handshake of a over ca (the initiator) and b over cb.
+func connect(t testing.TB, ca, cb io.ReadWriteCloser, a, b Config) (*Stream, *Stream) {
+	t.Helper()
 	a.Initiator, b.Initiator = true, false
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

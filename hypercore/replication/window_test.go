@@ -2,8 +2,6 @@ package replication
 
 import (
 	"bytes"
-	"context"
-	"io"
 	"net"
 	"sort"
 	"testing"
@@ -133,23 +131,7 @@ func (c slowConn) Write(b []byte) (int, error) {
 func slowPair(t *testing.T, rate float64, serve, read Config) (*Stream, *Stream) {
 	t.Helper()
 	ca, cb := net.Pipe()
-	serve.Initiator, read.Initiator = true, false
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var sb *Stream
-	var errb error
-	done := make(chan struct{})
-	go func() {
-		sb, errb = NewStream(ctx, cb, read)
-		close(done)
-	}()
-	sa, err := NewStream(ctx, io.ReadWriteCloser(slowConn{ca, rate}), serve)
-	<-done
-	if err != nil || errb != nil {
-		t.Fatalf("handshake: %v / %v", err, errb)
-	}
-	t.Cleanup(func() { sa.Close(); sb.Close() })
-	return sa, sb
+	return connect(t, slowConn{ca, rate}, cb, serve, read)
 }
 
 // A reader waiting for many blocks spreads them over its peers by how
